@@ -15,8 +15,10 @@ NBS = ROOT / 'nbs'
 SHOTS = Path(__file__).resolve().parent / 'screenshots'
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 # Lessons whose widgets this test has been checked against; add each lesson here once its run here passes.
-CHECKED = ('00_data.ipynb', '07_heatmaps.ipynb')
-LESSONS = [n for n in sorted(p.name for p in NBS.glob('[0-8][0-9]*_*.ipynb')) if n in CHECKED]
+LESSONS = sorted(p.name for p in NBS.glob('[0-8][0-9]*_*.ipynb'))
+LONGEST = ('06_resnet.ipynb', '08_augmentation.ipynb', '05b_batchnorm.ipynb', '05a_hooks.ipynb')  # started first, so
+# the two queues finish together
+PARALLEL, TIMEOUT = 2, 300  # lessons run at once (one per core, one thread per kernel), seconds a lesson may take
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
          '--disable-sync', '--no-first-run', '--disable-quic']
 
@@ -44,9 +46,13 @@ def lab(tmp_path_factory):
     "A JupyterLab server on a copy of the lessons; yields (base url, token); always stopped by PID."
     root = tmp_path_factory.mktemp('lab')
     for name in LESSONS: without_slow_cells(NBS / name, root / name)
+    # no "get notified about Jupyter news?" pop-up over the pictures
+    (root / '.jupyter' / 'labconfig').mkdir(parents=True)
+    (root / '.jupyter' / 'labconfig' / 'page_config.json').write_text(
+        json.dumps({'disabledExtensions': {'@jupyterlab/apputils-extension:announcements': True}}))
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(root / '.jupyter'), 'JUPYTERLAB_WORKSPACES_DIR': str(root / '.ws'),
-           'MPLBACKEND': 'module://matplotlib_inline.backend_inline'}
+           'MPLBACKEND': 'module://matplotlib_inline.backend_inline', 'OMP_NUM_THREADS': '1'}
     log = open(root / 'lab.log', 'w')
     proc = subprocess.Popen([sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--allow-root', '--ip=127.0.0.1',
                              f'--port={port}', f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}',
@@ -92,20 +98,26 @@ STATE = f"""() => {{
 }}"""
 
 
-def run_all(page, name, timeout=240):
-    "Run every cell of the open notebook; return its errors once the kernel is idle."
-    page.wait_for_function(f"() => {NOTEBOOK} && {NOTEBOOK}.sessionContext && {NOTEBOOK}.sessionContext.session && {NOTEBOOK}.sessionContext.session.kernel", timeout=60_000)
+def open_and_run(browser, base, token, name):
+    "Open `name` in a new page and start running all its cells; returns the page without waiting for the kernel."
+    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+    page.goto(f'{base}/lab/tree/{name}?reset&token={token}', wait_until='domcontentloaded')
+    page.wait_for_function(f"() => {NOTEBOOK} && {NOTEBOOK}.sessionContext && {NOTEBOOK}.sessionContext.session"
+                           f" && {NOTEBOOK}.sessionContext.session.kernel", timeout=120_000)
     page.evaluate(f"async () => {{ await {NOTEBOOK}.sessionContext.ready; await {NOTEBOOK}.revealed; }}")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        s = page.evaluate(STATE)
-        if s and s['status'] == 'idle' and (s['errors'] or s['todo'] == 0): return s['errors']
-        time.sleep(1)
-    raise TimeoutError(f'{name}: still running after {timeout} s: {page.evaluate(STATE)}')
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # not awaited
+    return page
+
+
+def finished(page):
+    "The notebook's errors once its kernel is idle with every cell run (or stopped by an error), else None."
+    s = page.evaluate(STATE)
+    return s['errors'] if s and s['status'] == 'idle' and (s['errors'] or s['todo'] == 0) else None
 
 
 WIDGET_INPUTS = '.jupyter-widgets .noUi-handle, .jupyter-widgets input[type=number], .jupyter-widgets select'
+# The widget to change, where the first slider, number box or menu is not the one to try: in lesson 01 a kernel cell.
+POKE = {'01_kernels_by_hand.ipynb': '.jupyter-widgets .widget-text input[type=number]'}
 
 
 def images_near(widget):
@@ -129,31 +141,68 @@ def poke(page, widget):
         widget.evaluate('e => e.blur()')  # sliders with continuous_update=False report on release
 
 
-@pytest.mark.parametrize('name', LESSONS)
-def test_browser_lesson(lab, browser, name):
+def check(page, name):
+    "What a learner would see go wrong in the finished notebook `name`: a list of problems, empty when all is well."
+    page.wait_for_timeout(1000)
+    if page.locator('.jp-OutputArea-output img').count() == 0: return ['no plot rendered']
+    if page.locator('.jp-OutputArea-output .jupyter-widgets').count() == 0: return ['no ipywidgets view rendered']
+    selector = POKE.get(name, WIDGET_INPUTS)
+    inputs = page.locator(selector)
+    if inputs.count() == 0: return [f'nothing to change ({selector})']
+    widget = inputs.first
+    before = images_near(widget)
+    if not before: return ['the widget to change shows no picture']
+    poke(page, widget)
+    try:
+        page.wait_for_function("([sel, b]) => { const area = document.querySelector(sel).closest('.jp-OutputArea');"
+                               " const now = [...area.querySelectorAll('img')].map(i => i.src);"
+                               " return now.length && now.join() !== b.join(); }", arg=[selector, before], timeout=60_000)
+    except playwright.TimeoutError: return ['the picture did not change after changing the widget']
+    page.wait_for_function(f"() => {{ const s = ({STATE})(); return s && s.status === 'idle'; }}", timeout=60_000)
+    page.wait_for_timeout(500)  # the last redraw reaches the page
+    errors = page.evaluate(STATE)['errors']  # a widget callback that raised shows an error output too
+    if errors: return [f'error output after changing the widget: {errors}']
+    widget.locator('xpath=ancestor::div[contains(@class,"jp-Cell")][1]').screenshot(path=str(SHOTS / f'{Path(name).stem}-widget.png'))
+    return []
+
+
+def close(page, name):
+    "Screenshot the page, shut its kernel down and close it."
+    try:
+        page.screenshot(path=str(SHOTS / f'{Path(name).stem}.png'))
+        page.evaluate(f"() => {NOTEBOOK} && {NOTEBOOK}.sessionContext.shutdown()")
+    finally: page.close()
+
+
+@pytest.fixture(scope='module')
+def results(request, lab, browser):
+    "Run every selected lesson, `PARALLEL` at a time, and check each as soon as it finishes."
     base, token = lab
     SHOTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-    try:
-        page.goto(f'{base}/lab/tree/{name}?reset&token={token}', wait_until='domcontentloaded')
-        errors = run_all(page, name)
-        assert not errors, f'{name}: error output: {errors}'
-        page.wait_for_timeout(1000)
-        assert page.locator('.jp-OutputArea-output img').count() > 0, f'{name}: no plot rendered'
-        widgets = page.locator('.jp-OutputArea-output .jupyter-widgets')
-        assert widgets.count() > 0, f'{name}: no ipywidgets view rendered'
-        inputs = page.locator(WIDGET_INPUTS)
-        assert inputs.count() > 0, f'{name}: no slider, number box or dropdown to change'
-        widget = inputs.first
-        before = images_near(widget)
-        assert before, f'{name}: the first widget shows no picture'
-        poke(page, widget)
-        page.wait_for_function("([a, b]) => { const area = document.querySelectorAll(a)[0]"
-                               ".closest('.jp-OutputArea'); const now = [...area.querySelectorAll('img')].map(i => i.src);"
-                               " return now.length && now.join() !== b.join(); }", arg=[WIDGET_INPUTS, before], timeout=60_000)
-        area = widget.locator('xpath=ancestor::div[contains(@class,"jp-Cell")][1]')
-        area.screenshot(path=str(SHOTS / f'{Path(name).stem}-widget.png'))
-    finally:
-        page.screenshot(path=str(SHOTS / f'{Path(name).stem}.png'))
-        page.evaluate(f"() => {NOTEBOOK} && {NOTEBOOK}.sessionContext.shutdown()")  # free the kernel
-        page.close()
+    chosen = {i.callspec.params['name'] for i in request.session.items if i.originalname == 'test_browser_lesson'}
+    todo = sorted((n for n in LESSONS if n in chosen), key=lambda n: LONGEST.index(n) if n in LONGEST else len(LONGEST))
+    running, out, t_start = {}, {}, time.time()
+    while todo or running:
+        while todo and len(running) < PARALLEL:
+            name = todo.pop(0)
+            try: running[name] = (open_and_run(browser, base, token, name), time.time())
+            except Exception as e: out[name] = dict(problems=[f'could not open and start: {e}'], seconds=0)
+        for name, (page, t0) in list(running.items()):
+            errors, late = finished(page), time.time() - t0 > TIMEOUT
+            if errors is None and not late: continue
+            del running[name]
+            try:
+                if late: problems = [f'still running after {TIMEOUT} s: {page.evaluate(STATE)}']
+                elif errors: problems = [f'error output: {errors}']
+                else: problems = check(page, name)
+            except Exception as e: problems = [f'{type(e).__name__}: {e}']
+            finally: close(page, name)
+            out[name] = dict(problems=problems, seconds=round(time.time() - t0, 1), done_at=round(time.time() - t_start, 1))
+            print(json.dumps(dict(lesson=name, **out[name])), flush=True)
+        time.sleep(1)
+    return out
+
+
+@pytest.mark.parametrize('name', LESSONS)
+def test_browser_lesson(results, name):
+    assert not results[name]['problems'], f"{name}: {'; '.join(results[name]['problems'])}"
