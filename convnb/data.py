@@ -192,9 +192,14 @@ def _decode_cifar_tar(tar_path) -> dict:
     out = {}
     for split, items in files.items():
         items.sort()
-        imgs = decode_jpeg([torch.frombuffer(bytearray(raw), dtype=torch.uint8) for _, _, raw in items], mode=ImageReadMode.RGB)
-        out[split] = torch.stack(imgs).numpy(), np.array([c for _, c, _ in items], dtype=np.int64)
+        raws = [torch.frombuffer(bytearray(raw), dtype=torch.uint8) for _, _, raw in items]
+        out[split] = torch.stack(_decode_all(raws, decode_jpeg, ImageReadMode.RGB)).numpy(), np.array([c for _, c, _ in items], dtype=np.int64)
     return out
+
+def _decode_all(raws, decode_jpeg, mode) -> list:
+    "Decode a list of JPEG byte tensors: in one call where torchvision can (0.19+), else one by one."
+    try: return decode_jpeg(raws, mode=mode)
+    except (TypeError, RuntimeError, ValueError): return [decode_jpeg(r, mode=mode) for r in raws]
 
 # %% ../nbs/00_data.ipynb #d73e7948
 def _cifar_from_torchvision(train):
