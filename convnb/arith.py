@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_stride_padding.ipynb #085f945c
 from __future__ import annotations
-import copy, math, warnings
+import copy, warnings
 from typing import NamedTuple
 
 import pandas as pd
@@ -12,6 +12,8 @@ import torch
 import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .kernels import _pair   # lesson 01's int-or-pair, with checks
 
 # %% auto #0
 __all__ = ['conv_out_size', 'Axis', 'slide', 'QuietTracer', 'receptive_field', 'AvgWindow', 'measuring_copy', 'centre_gradient',
@@ -52,12 +54,13 @@ def slide(a: Axis, ks, stride=1, padding=0, dilation=1, ceil_mode=False, right=N
     return Axis(size, a.jump * stride, a.rf + (span - 1) * a.jump, a.start + ((span - 1) / 2 - padding) * a.jump)
 
 # %% ../nbs/03_stride_padding.ipynb #49b25fae
-def _pair(v): return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+def _as_tuple(v): return tuple(v) if isinstance(v, (tuple, list)) else (v, v)   # no checks: settings from torch
 
 def _window(ks, stride=1, padding=0, dilation=1, ceil_mode=False, right=None) -> dict:
     "A sliding window layer's settings, each as a (height, width) pair."
-    return dict(kernel=_pair(ks), stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation),
-                ceil_mode=ceil_mode, right=_pair(padding) if right is None else _pair(right))
+    return dict(kernel=_as_tuple(ks), stride=_as_tuple(stride), padding=_as_tuple(padding),
+                dilation=_as_tuple(dilation), ceil_mode=ceil_mode,
+                right=_as_tuple(padding) if right is None else _as_tuple(right))
 
 def _conv_window(m: nn.Conv2d) -> dict:
     "The window of a `nn.Conv2d`, including the string paddings 'valid' and 'same'."
@@ -69,7 +72,7 @@ def _conv_window(m: nn.Conv2d) -> dict:
 
 # %% ../nbs/03_stride_padding.ipynb #dcfd85a1
 _PADS = (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.CircularPad2d)
-_POINTWISE = ('activation', 'batchnorm', 'dropout', 'normalization', 'instancenorm', 'linear')  # torch.nn.modules.*
+_POINTWISE = ('activation', 'batchnorm', 'dropout', 'normalization', 'instancenorm')  # torch.nn.modules.*
 
 def _module_geometry(m, name):
     "What module `m` does to the window: a `_window` dict, 'whole', ('adaptive', (h, w)), or None (pixel by pixel)."
@@ -77,14 +80,16 @@ def _module_geometry(m, name):
     if isinstance(m, nn.MaxPool2d):
         return _window(m.kernel_size, m.stride or m.kernel_size, m.padding, m.dilation, m.ceil_mode)
     if isinstance(m, nn.AvgPool2d): return _window(m.kernel_size, m.stride or m.kernel_size, m.padding, 1, m.ceil_mode)
-    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)): return ('adaptive', _pair(m.output_size))
+    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)): return ('adaptive', _as_tuple(m.output_size))
     if isinstance(m, nn.Flatten): return 'whole'
+    if isinstance(m, nn.Linear): return 'linear'
+    if isinstance(m, nn.Identity): return None
     if isinstance(m, _PADS):
         left, right, top, bottom = m.padding
         return _window(1, 1, (top, left), right=(bottom, right))
     if type(m).__module__.rsplit('.', 1)[-1] in _POINTWISE: return None
     raise ValueError(f"receptive_field does not know how {type(m).__name__} (layer '{name}') changes the receptive "
-                     f"field; it knows Conv2d, max/avg/adaptive pools, Flatten, padding layers and pixel-wise layers")
+                     f"field; it knows Conv2d, max/avg/adaptive pools, Flatten, Linear, padding layers and pixel-wise layers")
 
 # %% ../nbs/03_stride_padding.ipynb #d246a22b
 _POOL_FN_ARGS = {F.max_pool2d: ('kernel_size', 'stride', 'padding', 'dilation', 'ceil_mode'),
@@ -99,8 +104,9 @@ def _function_geometry(node):
         ks = kw['kernel_size']
         return _window(ks, kw.get('stride') or ks, kw.get('padding', 0), kw.get('dilation', 1), kw.get('ceil_mode', False))
     if fn in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
-        return ('adaptive', _pair(node.args[1] if len(node.args) > 1 else node.kwargs['output_size']))
+        return ('adaptive', _as_tuple(node.args[1] if len(node.args) > 1 else node.kwargs['output_size']))
     if fn is torch.flatten or (node.op == 'call_method' and fn == 'flatten'): return 'whole'
+    if fn is F.linear: return 'linear'
     if node.op == 'call_method' and fn in ('view', 'reshape'):
         shape = node.args[1] if len(node.args) == 2 and isinstance(node.args[1], (tuple, list)) else node.args[1:]
         return None if len(shape) >= 4 else 'whole'   # a view that keeps (N,C,H,W) keeps the pixels apart
@@ -127,6 +133,11 @@ def _adaptive(a: Axis, o) -> Axis:
 def _apply(axes, geo):
     "The (height, width) axes after a layer with geometry `geo`."
     if geo is None: return axes
+    if geo == 'linear':
+        if any(a.size > 1 for a in axes):
+            raise ValueError(f"Linear on a {axes[0].size}x{axes[1].size} map mixes the whole width and changes it; "
+                             f"receptive_field takes Linear only after a flatten or a global pool")
+        return axes
     if geo == 'whole': return tuple(slide(a, a.size, a.size) for a in axes)
     if isinstance(geo, tuple): return tuple(_adaptive(a, o) for a, o in zip(axes, geo[1]))
     return tuple(slide(a, geo['kernel'][i], geo['stride'][i], geo['padding'][i], geo['dilation'][i], geo['ceil_mode'],
@@ -135,7 +146,7 @@ def _apply(axes, geo):
 # %% ../nbs/03_stride_padding.ipynb #e1e03978
 def _hw(input_size) -> tuple[int, int]:
     "(height, width) from an int, (h, w), (c, h, w) or (n, c, h, w)."
-    size = tuple(_pair(input_size))
+    size = tuple(_as_tuple(input_size))
     if not 2 <= len(size) <= 4 or not all(isinstance(v, int) and v > 0 for v in size[-2:]):
         raise ValueError(f"input_size must be an int, (h, w), (c, h, w) or (n, c, h, w) of positive ints; got {input_size!r}")
     return size[-2:]
@@ -205,8 +216,10 @@ def receptive_field(model, input_size) -> pd.DataFrame:
         before = _merge([axes[a] for a in inputs])
         name, kind, geo = _describe(node, gm)
         try: axes[node] = _apply(before, geo)
-        except ValueError as e: raise ValueError(f"layer '{name}' ({kind}): {e}; use a larger input_size") from None
-        if geo is not None or len(inputs) > 1: rows.append(_row(name, kind, geo, before, axes[node]))
+        except ValueError as e:
+            hint = '' if geo == 'linear' else '; use a larger input_size'
+            raise ValueError(f"layer '{name}' ({kind}): {e}{hint}") from None
+        if geo not in (None, 'linear') or len(inputs) > 1: rows.append(_row(name, kind, geo, before, axes[node]))
     columns = ['layer', 'type', 'kernel', 'stride', 'padding', 'dilation', 'jump', 'rf', 'start', 'out_size']
     return _as_columns(pd.DataFrame(rows, columns=columns))
 
@@ -215,8 +228,8 @@ class AvgWindow(nn.Module):
     "Averages over the windows of a max pool, so that every input in a window gets a gradient, not only the largest."
     def __init__(self, mp: nn.MaxPool2d):
         super().__init__()
-        self.ks, self.stride = _pair(mp.kernel_size), _pair(mp.stride or mp.kernel_size)
-        self.padding, self.dilation, self.ceil_mode = _pair(mp.padding), _pair(mp.dilation), mp.ceil_mode
+        self.ks, self.stride = _as_tuple(mp.kernel_size), _as_tuple(mp.stride or mp.kernel_size)
+        self.padding, self.dilation, self.ceil_mode = _as_tuple(mp.padding), _as_tuple(mp.dilation), mp.ceil_mode
     def forward(self, x):
         if self.dilation == (1, 1): return F.avg_pool2d(x, self.ks, self.stride, self.padding, self.ceil_mode)
         if self.ceil_mode: raise ValueError("cannot measure through a dilated max pool with ceil_mode=True")
@@ -229,6 +242,8 @@ class AvgWindow(nn.Module):
 _FLAT_MODULES = (nn.Hardtanh, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh)          # nn.ReLU6 is a Hardtanh
 _FLAT_FNS = (F.relu6, F.hardtanh, F.hardsigmoid, torch.sigmoid, torch.tanh, torch.clamp)
 _FLAT_METHODS = ('sigmoid', 'tanh', 'clamp', 'clamp_', 'sigmoid_', 'tanh_')
+_MIXING_NORMS = (nn.GroupNorm, nn.modules.instancenorm._InstanceNorm, nn.LayerNorm, nn.LocalResponseNorm)
+_MIXING_NORM_FNS = (F.group_norm, F.instance_norm, F.layer_norm, F.local_response_norm)
 
 def _avg_instead_of_max(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     "Drop-in for `F.max_pool2d` that averages over the same windows."
@@ -244,14 +259,14 @@ def _open_functional_paths(m) -> nn.Module:
     except ValueError: return m
     for n in gm.graph.nodes:
         if n.op == 'call_function' and n.target is F.max_pool2d: n.target = _avg_instead_of_max
-        elif (n.op == 'call_function' and n.target in _FLAT_FNS) or (n.op == 'call_method' and n.target in _FLAT_METHODS):
+        elif (n.op == 'call_function' and n.target in _FLAT_FNS + _MIXING_NORM_FNS) or (n.op == 'call_method' and n.target in _FLAT_METHODS):
             n.op, n.target = 'call_function', _identity
     gm.recompile()
     return gm
 
 # %% ../nbs/03_stride_padding.ipynb #89a3c8e4
 def measuring_copy(model) -> nn.Module:
-    "A copy of `model` where every path is open: eval mode, positive weights, average pools, no clamps, hooks or grads."
+    "A copy of `model` where every path is open: eval mode, positive weights, average pools, no clamps, norms, hooks or grads."
     m = copy.deepcopy(model).eval().float()
     for mod in m.modules():
         for hooks in (mod._forward_hooks, mod._forward_pre_hooks, mod._backward_hooks, mod._backward_pre_hooks):
@@ -261,7 +276,7 @@ def measuring_copy(model) -> nn.Module:
         if isinstance(mod, nn.modules.batchnorm._BatchNorm) and mod.track_running_stats: mod.reset_running_stats()
         for name, child in mod.named_children():
             if isinstance(child, nn.MaxPool2d): setattr(mod, name, AvgWindow(child))
-            elif isinstance(child, _FLAT_MODULES): setattr(mod, name, nn.Identity())
+            elif isinstance(child, _FLAT_MODULES + _MIXING_NORMS): setattr(mod, name, nn.Identity())
     with torch.no_grad():
         for name, p in m.named_parameters():
             p.requires_grad_(False)
@@ -297,6 +312,10 @@ def empirical_receptive_field(model, input_size):
     "Receptive field of the centre output pixel, measured with gradients (an int; (h, w) when they differ)."
     seen = centre_gradient(model, input_size) > 0
     rows, cols = seen.any(1), seen.any(0)
+    if not seen.any():
+        raise ValueError(f"no input pixel reaches the centre output of {type(model).__name__} on a "
+                         f"{seen.shape[0]}x{seen.shape[1]} input, even with every path opened: a layer zeroes it "
+                         f"(a norm or function measuring_copy does not know); use receptive_field for the table")
     if rows[0] or rows[-1] or cols[0] or cols[-1]:
         warnings.warn(f"the receptive field reaches the edge of the {seen.shape[0]}x{seen.shape[1]} input, so it may "
                       f"be larger than measured; use a larger input_size")
@@ -306,6 +325,8 @@ def empirical_receptive_field(model, input_size):
 # %% ../nbs/03_stride_padding.ipynb #d28dd18d
 def shrink_steps(size, ks=3, pool_every=None):
     "The (layer, size) steps that take `size` pixels to 1: unpadded `ks` convs, with every `pool_every`-th layer a 2x2 max pool."
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int (pixels per side); got {size!r}")
     if ks < 2: raise ValueError(f"a {ks}x{ks} convolution never shrinks an image; use ks >= 2")
     if pool_every is not None and pool_every < 1: raise ValueError(f"pool_every must be at least 1; got {pool_every}")
     steps, n = [], size
@@ -326,5 +347,8 @@ def layers_needed(size, ks=3, pool_every=None) -> int:
 # %% ../nbs/03_stride_padding.ipynb #4a1b6736
 def conv_params(ni, nf, ks, bias=True) -> int:
     "Parameters of a convolution from `ni` to `nf` channels with a `ks` (int or (h, w)) kernel."
-    kh, kw = _pair(ks)
+    if not all(isinstance(v, int) and v > 0 for v in (ni, nf)):
+        raise ValueError(f"ni and nf (input and output channels) must be positive ints; got ni={ni!r}, nf={nf!r}")
+    kh, kw = _pair(ks, 'ks')
+    if min(kh, kw) < 1: raise ValueError(f"ks must be at least 1; got ks={ks!r}")
     return ni * nf * kh * kw + (nf if bias else 0)

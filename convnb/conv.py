@@ -32,10 +32,19 @@ def _im2col(x, kernel_size, stride, padding, dilation) -> torch.Tensor:
     return v.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)              # the one copy
 
 # %% ../nbs/02_conv2d.ipynb #bb20e2aa
+def _check_types(x, w):
+    "Raise a clear `ValueError` unless `x` and `w` are tensors of the same floating dtype on the same device."
+    if x.dtype != w.dtype or not x.dtype.is_floating_point:
+        raise ValueError(f"x is {x.dtype} and w is {w.dtype}: use the same float type for both, e.g. x.float() / 255")
+    if x.device != w.device:
+        raise ValueError(f"x is on {x.device} and w on {w.device}: put both on the same device, e.g. x.to(w.device)")
+
+# %% ../nbs/02_conv2d.ipynb #901820e4
 def conv2d_unfold(x, w, bias=None, stride=1, padding=0, dilation=1) -> torch.Tensor:
     "2D convolution as im2col (unfold) and one matrix multiply; the same result as `F.conv2d`."
     stride, padding, dilation, (oh, ow) = check_conv(x.shape, w.shape, None if bias is None else bias.shape,
                                                      stride, padding, dilation)
+    _check_types(x, w)
     cols = _im2col(x, w.shape[2:], stride, padding, dilation)  # (N, C_in*kH*kW, oh*ow): one patch per column
     out = w.reshape(len(w), -1) @ cols                          # (C_out, C_in*kH*kW) @ that -> (N, C_out, oh*ow)
     if bias is not None: out += bias[:, None]
@@ -48,6 +57,9 @@ def conv_matrix(w, in_size, stride=1, padding=0) -> torch.Tensor:
     c_in = w.shape[1] if w.ndim == 4 else 0
     _, _, _, (oh, ow) = check_conv((1, c_in, h, wd), w.shape, None, stride, padding)
     n_in, n_out = c_in * h * wd, len(w)
+    if n_out * oh * ow * n_in > 5e7:
+        raise ValueError(f"conv_matrix would be {n_out*oh*ow:,} x {n_in:,} = {n_out*oh*ow*n_in:,} entries for w "
+                         f"{tuple(w.shape)} on {h}x{wd}; it is meant for small images (at most 5e7 entries)")
     pix = torch.arange(1., n_in + 1, dtype=torch.float64, device=w.device).view(1, c_in, h, wd)  # pixel numbers, from 1
     src = F.unfold(pix, w.shape[2:], padding=padding, stride=stride)[0].T.long() - 1  # (oh*ow, C_in*kH*kW); -1: padding
     src = src.where(src >= 0, n_in)  # weights that meet padding go to an extra column, dropped below

@@ -22,6 +22,8 @@ def apply_kernel(img, row, col, kernel) -> torch.Tensor:
     "The sum of `kernel` times the patch of `img` centred at (`row`, `col`): one output pixel."
     img, kernel = torch.as_tensor(img), torch.as_tensor(kernel)
     if img.ndim != 2: raise ValueError(f"img must be one channel, shape (H,W); got shape {tuple(img.shape)}")
+    try: row, col = operator.index(row), operator.index(col)
+    except TypeError: raise ValueError(f"row and col must be ints (pixel indices); got row={row!r}, col={col!r}") from None
     k = kernel.shape[0] if kernel.ndim == 2 else 0
     if kernel.shape != (k, k) or k % 2 == 0:
         raise ValueError(f"kernel must be square with an odd size, like (3,3); got shape {tuple(kernel.shape)}")
@@ -54,7 +56,7 @@ def check_conv(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilation=
     if len(w_shape) != 4:
         raise ValueError(f"w must be 4D (C_out,C_in,kH,kW); got shape {w_shape} (one 3x3 kernel? use w[None,None])")
     if x_shape[1] != w_shape[1]:
-        raise ValueError(f"channel mismatch: x {x_shape} has {x_shape[1]} channels but w {w_shape} expects "
+        raise ValueError(f"channel mismatch: x {x_shape} has {x_shape[1]} channel(s) but w {w_shape} expects "
                          f"C_in={w_shape[1]}")
     if bias_shape is not None and tuple(bias_shape) != w_shape[:1]:
         raise ValueError(f"bias must have shape ({w_shape[0]},), one per output channel of w {w_shape}; "
@@ -72,18 +74,19 @@ def check_conv(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilation=
     return s, p, d, tuple((n - k) // si + 1 for n, k, si in zip(padded, span, s))
 
 # %% ../nbs/01_kernels_by_hand.ipynb #aca76aac
-def conv2d_loops(x, w, bias=None, stride=1, padding=0) -> torch.Tensor:
+def conv2d_loops(x, w, bias=None, stride=1, padding=0, dilation=1) -> torch.Tensor:
     "Reference 2D convolution with plain Python loops; like `F.conv2d`, it is a cross-correlation (no kernel flip)."
     bias_shape = None if bias is None else bias.shape
-    (sh, sw), (ph, pw), _, (oh, ow) = check_conv(x.shape, w.shape, bias_shape, stride, padding)
+    (sh, sw), (ph, pw), (dh, dw), (oh, ow) = check_conv(x.shape, w.shape, bias_shape, stride, padding, dilation)
     x = F.pad(x, (pw, pw, ph, ph))
-    n_img, n_out, kh, kw = len(x), len(w), w.shape[2], w.shape[3]
+    n_img, n_out = len(x), len(w)
+    kh, kw = dh * (w.shape[2] - 1) + 1, dw * (w.shape[3] - 1) + 1   # pixels the (dilated) kernel spans
     out = torch.zeros(n_img, n_out, oh, ow, dtype=torch.promote_types(x.dtype, w.dtype), device=x.device)
     for n in range(n_img):
         for o in range(n_out):
             for i in range(oh):
                 for j in range(ow):
-                    patch = x[n, :, i*sh:i*sh+kh, j*sw:j*sw+kw]
+                    patch = x[n, :, i*sh:i*sh+kh:dh, j*sw:j*sw+kw:dw]  # every dh-th row, dw-th column
                     out[n, o, i, j] = (patch * w[o]).sum()
             if bias is not None: out[n, o] += bias[o]
     return out
