@@ -96,7 +96,8 @@ class ActivationStats(Callback):
         x = out.detach().float()
         std, mean = torch.std_mean(x)
         stats = torch.stack([mean, std, (x.abs() <= self.zero_tol).float().mean()])
-        return stats, (torch.histc(x, self.bins, *self.hist_range) if self.with_hist else None)
+        if not self.with_hist: return stats, None
+        return stats, torch.histc(x.clamp(*self.hist_range), self.bins, *self.hist_range)  # outliers go to the edge bins
 
 # %% ../nbs/05a_hooks.ipynb #0d6344a3
 def _before_fit(self: ActivationStats):

@@ -13,6 +13,9 @@ __all__ = ['conv', 'simple_cnn']
 # %% ../nbs/04_simple_cnn.ipynb #69621a97
 def conv(ni, nf, ks=3, stride=2, act=True, bn=False) -> nn.Sequential:
     "A `ks`x`ks` convolution from `ni` to `nf` channels (padding `ks//2`), then BatchNorm2d and ReLU when asked."
+    if ks % 2 == 0:
+        raise ValueError(f"conv needs an odd kernel size so that padding ks//2 keeps the grid centred; got ks={ks}. "
+                         "Use 1, 3, 5 or 7.")
     layers = [nn.Conv2d(ni, nf, ks, stride=stride, padding=ks//2, bias=not bn)]
     if bn: layers.append(nn.BatchNorm2d(nf))
     if act: layers.append(nn.ReLU())

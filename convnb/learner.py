@@ -56,7 +56,8 @@ def summary(model: nn.Module, input_size) -> pd.DataFrame:
     try:
         with evaluating(model), torch.no_grad(): model(x)
     except Exception as e:
-        raise ValueError(f"the model failed on a dummy batch of shape {tuple(input_size)}: {e}") from e
+        raise ValueError(f"the model failed on a dummy batch of shape {tuple(input_size)}: {e}; check that input_size "
+                         "has the channels and height/width this model expects") from e
     finally:
         for h in hooks: h.remove()
     rows = [dict(layer=f'{n} ({type(m).__name__})', output_shape=shapes.get(m),
