@@ -4,6 +4,7 @@
 
 # %% ../nbs/06_resnet.ipynb #ca3810b1
 from __future__ import annotations
+from numbers import Integral
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -67,15 +68,22 @@ def _reflect(i, n) -> torch.Tensor:
 def shift(x, dy, dx) -> torch.Tensor:
     "Images `x` (..., H, W) moved `dy` pixels down and `dx` right; the edge that comes in is a mirror image."
     h, w = x.shape[-2:]
-    if max(abs(dy), abs(dx)) >= min(h, w): raise ValueError(f"a shift of ({dy}, {dx}) is too big for {h}x{w} images")
+    if abs(dy) >= h or abs(dx) >= w:
+        raise ValueError(f"a shift of ({dy}, {dx}) is too big for {h}x{w} images: need |dy| < {h} and |dx| < {w}")
     rows, cols = _reflect(torch.arange(h, device=x.device) - dy, h), _reflect(torch.arange(w, device=x.device) - dx, w)
     return x[..., rows, :][..., cols]
 
 # %% ../nbs/06_resnet.ipynb #a81b5294
+def _are_pairs(shifts) -> bool:
+    "Whether `shifts` is a sequence of (dy, dx) pairs of ints."
+    return isinstance(shifts, (tuple, list)) and all(
+        isinstance(s, (tuple, list)) and len(s) == 2 and all(isinstance(v, Integral) for v in s) for s in shifts)
+
 def tta(learn, dl=None, flip=True, shifts=((1, 1), (-1, -1))) -> tuple[torch.Tensor, torch.Tensor]:
     "Softmax probabilities averaged over each batch, its mirror image and shifted copies: `(probs, targs)` on the CPU."
+    if not _are_pairs(shifts):
+        raise ValueError(f"shifts must be a sequence of (dy, dx) pairs of ints, like ((1, 1), (-1, -1)); got {shifts!r}")
     views = [(0, 0), *shifts]
-    if not all(len(s) == 2 for s in views): raise ValueError(f"shifts must be (dy, dx) pairs; got {shifts}")
     probs, targs = [], []
     with evaluating(learn.model), torch.no_grad():
         for xb, yb in (learn.dls.valid if dl is None else dl):
@@ -93,6 +101,9 @@ def flip_shift(xb, max_shift=2, p_flip=0.5) -> torch.Tensor:
     "A training batch (N,C,H,W), each image flipped left-right with probability `p_flip` and shifted up to `max_shift` pixels."
     if xb.ndim != 4: raise ValueError(f"flip_shift wants a batch (N,C,H,W); got shape {tuple(xb.shape)}")
     n, c, h, w = xb.shape
+    if not 0 <= max_shift < min(h, w):
+        raise ValueError(f"max_shift={max_shift} must be in [0, {min(h, w)}) for {h}x{w} images")
+    if not 0 <= p_flip <= 1: raise ValueError(f"p_flip={p_flip} is a probability: it must be in [0, 1]")
     d = xb.device
     dy, dx = torch.randint(-max_shift, max_shift + 1, (2, n, 1), device=d)
     rows, cols = _reflect(torch.arange(h, device=d) - dy, h), _reflect(torch.arange(w, device=d) - dx, w)
