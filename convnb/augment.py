@@ -114,7 +114,8 @@ def _check_images(x, who) -> torch.Tensor:
     ok = isinstance(x, torch.Tensor) and x.ndim in (3, 4) and x.shape[-3] in (1, 3) and (x.dtype == torch.uint8 or x.is_floating_point())
     if not ok:
         got = f'shape {tuple(x.shape)}, {x.dtype}' if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{who} wants an image (3,H,W) or a batch (N,3,H,W), uint8 (0..255) or float (0..1); got {got}")
+        raise ValueError(f"{who} wants an image (C,H,W) or a batch (N,C,H,W) with C = 1 or 3, uint8 (0..255) or float "
+                         f"(0..1); got {got}")
     return x
 
 # %% ../nbs/08_augmentation.ipynb #b2579411
@@ -140,6 +141,11 @@ class BatchTransform(v2.Transform):
         x = _check_images(inpt, type(self).__name__)
         out = self.apply(x.reshape(-1, *x.shape[-3:]), **params).reshape(x.shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.Image) else out
+
+    # torchvision before 0.21 calls these by their private names
+    def _check_inputs(self, flat_inputs): return self.check_inputs(flat_inputs)
+    def _get_params(self, flat_inputs) -> dict: return self.make_params(flat_inputs)
+    def _transform(self, inpt, params): return self.transform(inpt, params)
 
     def draw(self, n, h, w, device) -> dict: raise NotImplementedError
     def apply(self, x, **params) -> torch.Tensor: raise NotImplementedError
@@ -194,7 +200,7 @@ class RandomLighting(BatchTransform):
 # %% ../nbs/08_augmentation.ipynb #a20c45e9
 def aug_transforms(max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.2, p_affine=0.75, p_lighting=0.75,
                    do_flip=True, padding_mode='reflection') -> v2.Compose:
-    "Random turn, zoom, tilt, mirror and lighting, drawn per image, for a uint8 or float image `(3,H,W)` or batch `(N,3,H,W)`."
+    "Random turn, zoom, tilt, mirror and lighting drawn per image, for uint8 or float `(C,H,W)` or `(N,C,H,W)`, C = 1 or 3."
     for name, p in [('p_affine', p_affine), ('p_lighting', p_lighting)]: _check_number(name, p, 0, 1, why=' (a probability)')
     return v2.Compose([RandomWarp(max_rotate, max_zoom, max_warp, p_affine, do_flip, padding_mode),
                        RandomLighting(max_lighting, p_lighting)])

@@ -19,12 +19,12 @@ __all__ = ['activation_map', 'show_heatmap', 'default_layer', 'cam', 'grad_cam']
 
 # %% ../nbs/07_heatmaps.ipynb #12daea5b
 def _as_batch(x) -> tuple[torch.Tensor, bool]:
-    "`x` as an (N,C,H,W) float batch, and whether it was a single image (whose map then comes back as (h,w))."
+    "`x` as an (N,C,H,W) float batch, and whether it was a single (C,H,W) image (whose map then comes back as (h,w))."
     if not (isinstance(x, torch.Tensor) and x.ndim in (3, 4)):
         raise ValueError(f"x must be one image (C,H,W) or a batch (N,C,H,W); got {getattr(x, 'shape', type(x).__name__)}")
     if not x.is_floating_point():
         raise ValueError(f"x must be a float tensor, normalised the way the model expects; got {x.dtype}")
-    return (x[None], True) if x.ndim == 3 else (x, len(x) == 1)
+    return (x[None], True) if x.ndim == 3 else (x, False)
 
 def _to_model(model, x) -> torch.Tensor:
     "`x` on the device of the model's parameters."
@@ -59,7 +59,7 @@ def _kept(hook) -> tuple[torch.Tensor, object]:
 
 # %% ../nbs/07_heatmaps.ipynb #3851ba63
 def activation_map(model, x, layer) -> torch.Tensor:
-    "The mean over channels of `layer`'s output for image `x`: (h,w) for one image, (N,h,w) for a batch."
+    "The mean over channels of `layer`'s output for `x`: (h,w) for one (C,H,W) image, (N,h,w) for an (N,C,H,W) batch."
     xb, one = _as_batch(x)
     with evaluating(model), torch.no_grad(), _watch(model, layer) as h: model(_to_model(model, xb))
     maps = _kept(h)[0].mean(1)
@@ -110,7 +110,7 @@ def show_heatmap(img, heatmap, alpha=0.6, cmap='magma', ax=None, titles=None, nc
 _HEAD = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)  # what a classifier head is made of
 
 def _is_head(m) -> bool:
-    "Whether a top-level child belongs to the head: global pooling, flattening, linear, dropout, or a block holding them."
+    "Whether a top-level child is head: dropout, or anything holding global pooling, flattening or linear anywhere inside."
     return isinstance(m, nn.Dropout) or any(isinstance(c, _HEAD) for c in m.modules())
 
 def default_layer(model) -> nn.Module:
