@@ -17,12 +17,13 @@ augmentation (`tta`: flips and one-pixel shifts). With `--minutes` the schedule 
 its schedule on a slow or a busy machine too (on a machine shared with other jobs, `--threads 1` is often faster).
 """
 from __future__ import annotations
-import argparse, contextlib, copy, json, os, time
+import argparse, contextlib, copy, itertools, json, os, time
 from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from convnb.data import cifar10, dataloaders
 from convnb.learner import Learner, Callback, CancelFitException, CancelValidException, accuracy
@@ -38,7 +39,9 @@ def parse_args(argv=None):
     p.add_argument('--wd', type=float, default=5e-4)
     p.add_argument('--pct-start', type=float, default=0.25, help='fraction of the budget spent warming up')
     p.add_argument('--label-smoothing', type=float, default=0.2)
-    p.add_argument('--widths', type=str, default='32,64,128,256')
+    p.add_argument('--net', choices=['resnet', 'fast'], default='resnet',
+                   help="resnet: lesson 06's resnet_small; fast: a whitened plain net in the spirit of airbench")
+    p.add_argument('--widths', type=str, default=None, help='resnet: 32,64,128,256; fast: 64,256,256')
     p.add_argument('--depth', type=str, default='1', help='blocks per stage: one int, or one per stage like 1,1,2')
     p.add_argument('--max-shift', type=int, default=2)
     p.add_argument('--ema', type=float, default=0.0, help='weight averaging: 0 for none, else the decay per step')
@@ -67,7 +70,7 @@ def evenly_spaced(x, y, n):
 
 def nesterov_sgd(params, lr, wd=5e-4):
     "SGD with Nesterov momentum 0.9; weight decay on the conv and linear weights, none on biases and batchnorm."
-    params = list(params)
+    params = [p for p in params if p.requires_grad]
     groups = [dict(params=[p for p in params if p.ndim > 1], weight_decay=wd),
               dict(params=[p for p in params if p.ndim <= 1], weight_decay=0.)]
     return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
@@ -94,6 +97,43 @@ class Budget(Callback):
         if f >= 1: self.after_train(); raise CancelFitException
         for g in self.learn.opt.param_groups: g['lr'] = self.lr_max * warmup_decay(f, self.pct_start)
     def after_step(self): self.step += 1; self.images += len(self.learn.yb)
+
+
+def whitening_filters(x, k=2, eps=5e-4) -> torch.Tensor:
+    "Filters (2*C*k*k, C, k, k) that whiten the kxk patches of images `x`: eigenvectors / sqrt(eigenvalues), and negatives."
+    patches = F.unfold(x.double(), k).transpose(1, 2).flatten(0, 1)  # every kxk patch as one row of C*k*k numbers
+    evals, evecs = torch.linalg.eigh(torch.cov(patches.T))
+    w = (evecs.T / (evals + eps).sqrt()[:, None]).float()
+    return torch.cat([w, -w]).reshape(-1, x.shape[1], k, k)
+
+
+class Scale(nn.Module):
+    "Multiplies by a fixed number."
+    def __init__(self, by): super().__init__(); self.by = by
+    def forward(self, x): return x * self.by
+
+
+def conv_pool_group(ni, nf) -> nn.Sequential:
+    "A 3x3 conv, a 2x2 max pool, then another 3x3 conv; batchnorm and GELU after each conv."
+    cv = lambda i, o: nn.Conv2d(i, o, 3, padding=1, bias=False)
+    return nn.Sequential(cv(ni, nf), nn.MaxPool2d(2), nn.BatchNorm2d(nf), nn.GELU(),
+                         cv(nf, nf), nn.BatchNorm2d(nf), nn.GELU())
+
+
+def fast_net(x, widths=(64, 256, 256), n_out=10) -> nn.Sequential:
+    "A frozen 2x2 whitening conv fitted to images `x`, three conv-pool groups, global max pool and a scaled linear layer."
+    white = nn.Conv2d(x.shape[1], 2 * x.shape[1] * 4, 2)
+    white.weight.data = whitening_filters(x); white.weight.requires_grad_(False)
+    ws = [white.out_channels, *widths]
+    groups = [conv_pool_group(ni, nf) for ni, nf in zip(ws, ws[1:])]
+    head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(widths[-1], n_out, bias=False), Scale(1 / 9))
+    return nn.Sequential(white, nn.GELU(), *groups, head)
+
+
+def cpu_name() -> str:
+    "The CPU's model name, as /proc/cpuinfo gives it (figures differ a lot between CPUs)."
+    try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
+    except (OSError, StopIteration): return 'unknown'
 
 
 def cpu_has_bf16() -> bool:
@@ -167,9 +207,13 @@ def main(argv=None):
     if a.limit: x, y = evenly_spaced(x, y, a.limit)
     if a.test_limit: xt, yt = evenly_spaced(xt, yt, a.test_limit)
     dls = dataloaders((x, y), (xt, yt), bs=a.bs, tfms=partial(flip_shift, max_shift=a.max_shift), valid_bs=1000)
-    widths = [int(w) for w in a.widths.split(',')]
-    depth = [int(d) for d in a.depth.split(',')]
-    model = resnet_small(widths=widths, depth=depth[0] if len(depth) == 1 else depth)
+    widths = [int(w) for w in (a.widths or ('32,64,128,256' if a.net == 'resnet' else '64,256,256')).split(',')]
+    if a.net == 'resnet':
+        depth = [int(d) for d in a.depth.split(',')]
+        model = resnet_small(widths=widths, depth=depth[0] if len(depth) == 1 else depth)
+    else:
+        xs = torch.cat([xb for xb, _ in itertools.islice(dls.train, 10)])  # whitening is fitted to training batches
+        model = fast_net(xs.cpu(), widths).to(dls.device)
     if a.channels_last: model = model.to(memory_format=torch.channels_last)
     steps = round(a.epochs * len(dls.train)) if a.epochs else None
     budget = Budget(a.lr, a.pct_start, seconds=None if a.epochs else 60 * a.minutes, steps=steps)
@@ -182,7 +226,7 @@ def main(argv=None):
                     opt_func=partial(nesterov_sgd, wd=a.wd), cbs=cbs, progress=False)
     learn.budget = budget
     emit(event='start', args={k: v for k, v in vars(a).items() if v is not None}, device=str(dls.device),
-         threads=torch.get_num_threads(), params=sum(p.numel() for p in model.parameters()), train_images=len(x),
+         threads=torch.get_num_threads(), cpu=cpu_name(), params=sum(p.numel() for p in model.parameters()), train_images=len(x),
          test_images=len(xt), bf16=bf16, load=os.getloadavg()[0])
     learn.fit(10_000 if a.epochs is None else int(-(-a.epochs // 1)), a.lr)
     with autocast(): test_acc = learn.validate()['accuracy']

@@ -14,11 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs'
 SHOTS = Path(__file__).resolve().parent / 'screenshots'
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
-# Lessons whose widgets this test has been checked against; add each lesson here once its run here passes.
 LESSONS = sorted(p.name for p in NBS.glob('[0-8][0-9]*_*.ipynb'))
 LONGEST = ('06_resnet.ipynb', '08_augmentation.ipynb', '05b_batchnorm.ipynb', '05a_hooks.ipynb')  # started first, so
 # the two queues finish together
-PARALLEL, TIMEOUT = 2, 300  # lessons run at once (one per core, one thread per kernel), seconds a lesson may take
+# lessons run at once (one per core, one thread per kernel); seconds after which a lesson counts as hung. The timeout
+# guards against hangs only: on a quiet 2-core machine the slowest lesson takes 1.5 to 3 minutes and all of them about
+# 5, but a slower or busier machine must not fail the test for its speed.
+PARALLEL, TIMEOUT = 2, 900
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
          '--disable-sync', '--no-first-run', '--disable-quic']
 
