@@ -73,6 +73,7 @@ def _like(out, x) -> torch.Tensor:
     return out.round_().clamp_(0, 255).to(x.dtype)
 
 def _check_padding(padding_mode):
+    "Raise a ValueError unless `padding_mode` is one that `grid_sample` knows."
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}; got {padding_mode!r}")
 
@@ -91,10 +92,29 @@ def warp(x, mats, padding_mode='reflection') -> torch.Tensor:
     return _like(out, x)
 
 # %% ../nbs/08_augmentation.ipynb #136507f5
+def _check_lighting(x, b, c):
+    "Raise a ValueError unless `x` is a uint8 or float batch `(N,C,H,W)`, C = 1 or 3, and `b`, `c` hold 1 or N factors."
+    ok = (isinstance(x, torch.Tensor) and x.ndim == 4 and x.shape[1] in (1, 3)
+          and (x.dtype == torch.uint8 or x.is_floating_point()) and b.numel() in (1, len(x)) and c.numel() in (1, len(x)))
+    if not ok:
+        got = f'shape {tuple(x.shape)}, {x.dtype}' if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"lighting wants images (N,C,H,W) with C = 1 or 3, uint8 or float, and 1 or N factors each; "
+                         f"got {got}, {b.numel()} brightness and {c.numel()} contrast factors")
+
+def _check_unit_range(x):
+    "Raise a ValueError if float images `x` reach outside 0..1, where lighting's clipping would cut them off."
+    if not x.is_floating_point() or x.numel() == 0: return
+    lo, hi = torch.aminmax(x)
+    if lo < -1e-3 or hi > 1 + 1e-3:  # a little slack for rounding
+        raise ValueError(f"lighting wants float images in 0..1; got values {lo:.2f}..{hi:.2f}. Augment before "
+                         f"normalising (dataloaders(tfms=...) does), or pass uint8 images")
+
 def lighting(x, brightness, contrast) -> torch.Tensor:
     "Images `x` `(N,C,H,W)` with brightness, then contrast, scaled by one factor per image `(N,)` (1 changes nothing)."
+    b, c = (torch.as_tensor(f, dtype=torch.float32) for f in (brightness, contrast))
+    _check_lighting(x, b, c); _check_unit_range(x)
+    b, c = (f.to(x.device).view(-1, 1, 1, 1) for f in (b, c))
     top = 1. if x.is_floating_point() else 255.
-    b, c = (torch.as_tensor(f, dtype=torch.float32, device=x.device).view(-1, 1, 1, 1) for f in (brightness, contrast))
     out = (_float(x) * b).clamp_(0, top)
     grey = out if out.shape[1] == 1 else (out * out.new_tensor([0.2989, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     out = (out * c + grey.mean((1, 2, 3), keepdim=True) * (1 - c)).clamp_(0, top)
@@ -126,6 +146,7 @@ class BatchTransform(v2.Transform):
     _transformed_types = (tv_tensors.Image, _plain_tensor)
 
     def check_inputs(self, flat_inputs):
+        "Refuse PIL images and anything (boxes, masks) that would have to move along with the image."
         for x in flat_inputs:
             if isinstance(x, PIL.Image.Image):
                 raise ValueError(f"{type(self).__name__} works on tensors: convert PIL images with v2.functional.pil_to_tensor")
@@ -133,11 +154,13 @@ class BatchTransform(v2.Transform):
                 raise ValueError(f"{type(self).__name__} cannot move a {type(x).__name__} along with the image")
 
     def make_params(self, flat_inputs) -> dict:
+        "Draw the random numbers for every image of the first input: one image `(C,H,W)` counts as one."
         if not flat_inputs: return {}
         x = _check_images(flat_inputs[0], type(self).__name__)
         return self.draw(1 if x.ndim == 3 else len(x), x.shape[-2], x.shape[-1], x.device)
 
     def transform(self, inpt, params):
+        "Apply the drawn numbers to an `(N,C,H,W)` view of `inpt`; give back its shape, dtype and type."
         x = _check_images(inpt, type(self).__name__)
         out = self.apply(x.reshape(-1, *x.shape[-3:]), **params).reshape(x.shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.Image) else out
@@ -200,7 +223,7 @@ class RandomLighting(BatchTransform):
 # %% ../nbs/08_augmentation.ipynb #a20c45e9
 def aug_transforms(max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.2, p_affine=0.75, p_lighting=0.75,
                    do_flip=True, padding_mode='reflection') -> v2.Compose:
-    "Random turn, zoom, tilt, mirror and lighting drawn per image, for uint8 or float `(C,H,W)` or `(N,C,H,W)`, C = 1 or 3."
+    "Random turn, zoom, tilt, mirror and lighting drawn per image, for uint8 or float (0..1) `(C,H,W)` or `(N,C,H,W)`."
     for name, p in [('p_affine', p_affine), ('p_lighting', p_lighting)]: _check_number(name, p, 0, 1, why=' (a probability)')
     return v2.Compose([RandomWarp(max_rotate, max_zoom, max_warp, p_affine, do_flip, padding_mode),
                        RandomLighting(max_lighting, p_lighting)])

@@ -27,9 +27,9 @@ def _as_batch(x) -> tuple[torch.Tensor, bool]:
     return (x[None], True) if x.ndim == 3 else (x, False)
 
 def _to_model(model, x) -> torch.Tensor:
-    "`x` on the device of the model's parameters."
+    "A copy of `x` on the model's device and in its float dtype (a copy: a model working in place cannot write into `x`)."
     p = next(model.parameters(), None)
-    return x if p is None else x.to(p.device)
+    return x.clone() if p is None else x.to(p.device, p.dtype if p.is_floating_point() else x.dtype, copy=True)
 
 def _feature_maps(out, layer) -> torch.Tensor:
     "A layer's output, checked to be a stack of feature maps (N,C,h,w)."
@@ -44,11 +44,15 @@ def _keep(layer, inp, out):
     out = _feature_maps(out, layer)
     return out.detach().clone(), (get_gradient_edge(out) if out.requires_grad else None)
 
-def _watch(model, layer) -> Hook:
-    "A `Hook` on `layer` (which must belong to `model`) keeping `_keep` of its output; use it in a `with`."
+def _check_layer(model, layer):
+    "Raise a ValueError unless `layer` is one of `model`'s submodules."
     if not any(m is layer for m in model.modules()):
         raise ValueError(f"layer {type(layer).__name__} is not a submodule of this {type(model).__name__}; "
                          f"pass one of model.modules(), such as model[-2]")
+
+def _watch(model, layer) -> Hook:
+    "A `Hook` on `layer` (which must belong to `model`) keeping `_keep` of its output; use it in a `with`."
+    _check_layer(model, layer)
     return Hook(layer, _keep)
 
 def _kept(hook) -> tuple[torch.Tensor, object]:
@@ -83,35 +87,58 @@ def _stretch(heatmap, size) -> torch.Tensor:
     return m / m.max().clamp_min(1e-12)
 
 # %% ../nbs/07_heatmaps.ipynb #09b5f90d
-def show_heatmap(img, heatmap, alpha=0.6, cmap='magma', ax=None, titles=None, ncols=4, size=3):
-    "Lay `heatmap` (h,w), stretched to the image, over `img`; (N,h,w) maps (with one image or N) go in a grid."
-    import matplotlib.pyplot as plt
-    heatmap, img = torch.as_tensor(heatmap).detach().cpu(), torch.as_tensor(img).detach().cpu()
-    if heatmap.ndim == 3:
-        imgs = img if img.ndim == 4 else [img] * len(heatmap)
-        if len(imgs) != len(heatmap): raise ValueError(f"{len(imgs)} images for {len(heatmap)} heatmaps: they must match")
-        n, cols = len(heatmap), min(len(heatmap), ncols)
-        if ax is None: _, ax = plt.subplots(-(-n // cols), cols, figsize=(size * cols, size * -(-n // cols)), squeeze=False)
-        axs = np.array(ax).ravel()
-        for i, a in enumerate(axs):
-            if i < n: show_heatmap(imgs[i], heatmap[i], alpha, cmap, a, None if titles is None else [titles[i]])
-            else: a.axis('off')
-        return axs
-    if heatmap.ndim != 2: raise ValueError(f"heatmap must be (h,w) or (N,h,w); got {tuple(heatmap.shape)}")
+def _check_titles(titles, n):
+    "Raise a ValueError unless `titles` is None or a list of `n` titles, one per heatmap."
+    if titles is None: return
+    if isinstance(titles, str) or len(titles) != n:
+        got = repr(titles) if isinstance(titles, str) else f'{len(titles)} titles'
+        raise ValueError(f"titles must be a list with one title per heatmap (heatmaps: {n}); got {got}")
+
+def _heatmap_on(ax, img, heatmap, alpha, cmap, title=None):
+    "Draw one (h,w) `heatmap`, stretched to the image, over `img` on `ax`."
     img = _as_image(img)
-    if ax is None: _, ax = plt.subplots(figsize=(size, size))
     ax.imshow(img, cmap='gray' if img.ndim == 2 else None)
     ax.imshow(_stretch(heatmap, img.shape[:2]), alpha=alpha, cmap=cmap)
-    if titles: ax.set_title(titles[0], fontsize=9)
+    if title is not None: ax.set_title(title, fontsize=9)
     ax.axis('off')
+
+def _heatmap_grid(imgs, maps, alpha, cmap, ax, titles, ncols, size) -> np.ndarray:
+    "Each of the (N,h,w) `maps` over its image, on the axes `ax` or on a new grid `ncols` wide; spare axes stay blank."
+    import matplotlib.pyplot as plt
+    n, cols = len(maps), min(len(maps), ncols)
+    if ax is None: _, ax = plt.subplots(-(-n // cols), cols, figsize=(size * cols, size * -(-n // cols)), squeeze=False)
+    axs = np.array(ax).ravel()
+    if len(axs) < n: raise ValueError(f"{n} heatmaps need {n} axes; got {len(axs)}: pass more axes, or ax=None")
+    for i, a in enumerate(axs):
+        if i < n: _heatmap_on(a, imgs[i], maps[i], alpha, cmap, None if titles is None else titles[i])
+        else: a.axis('off')
+    return axs
+
+def show_heatmap(img, heatmap, alpha=0.6, cmap='magma', ax=None, titles=None, ncols=4, size=3):
+    "Lay `heatmap` (h,w), stretched to the image, over `img`; (N,h,w) maps (with one image or N) go in a grid."
+    heatmap, img = torch.as_tensor(heatmap).detach().cpu(), torch.as_tensor(img).detach().cpu()
+    if heatmap.ndim not in (2, 3): raise ValueError(f"heatmap must be (h,w) or (N,h,w); got {tuple(heatmap.shape)}")
+    maps = heatmap if heatmap.ndim == 3 else heatmap[None]
+    imgs = img if img.ndim == 4 else [img] * len(maps)
+    if len(imgs) != len(maps): raise ValueError(f"{len(imgs)} images for {len(maps)} heatmaps: they must match")
+    _check_titles(titles, len(maps))
+    if heatmap.ndim == 3: return _heatmap_grid(imgs, maps, alpha, cmap, ax, titles, ncols, size)
+    if ax is None:
+        import matplotlib.pyplot as plt
+        _, ax = plt.subplots(figsize=(size, size))
+    _heatmap_on(ax, imgs[0], heatmap, alpha, cmap, None if titles is None else titles[0])
     return ax
 
 # %% ../nbs/07_heatmaps.ipynb #ba05f18e
 _HEAD = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)  # what a classifier head is made of
 
+def _leaves(m) -> list[nn.Module]:
+    "The modules inside `m` (itself included) that have no children, in the order they were registered."
+    return [c for c in m.modules() if next(c.children(), None) is None]
+
 def _is_head(m) -> bool:
-    "Whether a top-level child is head: dropout, or anything holding global pooling, flattening or linear anywhere inside."
-    return isinstance(m, nn.Dropout) or any(isinstance(c, _HEAD) for c in m.modules())
+    "Whether a top-level child belongs to the head: its last module is global pooling, flattening, linear or dropout."
+    return isinstance(_leaves(m)[-1], (*_HEAD, nn.Dropout))
 
 def default_layer(model) -> nn.Module:
     "The last top-level child of `model` that is not part of its head: where the last feature maps come from."
@@ -119,21 +146,25 @@ def default_layer(model) -> nn.Module:
         if not _is_head(m): return m
     raise ValueError(f"can't find the last feature block of this {type(model).__name__}: pass layer= explicitly")
 
-def _linear_head(model) -> nn.Linear:
-    "The single linear layer after global average pooling at the end of `model`, or a ValueError."
-    kids = list(model.children())
-    head = kids[kids.index(default_layer(model)) + 1:]
-    mods = [m for k in head for m in k.modules() if next(m.children(), None) is None]
+def _linear_head(model, layer) -> nn.Linear:
+    "The one linear layer, after global average pooling, among the modules that come after `layer`; else a ValueError."
+    _check_layer(model, layer)
+    leaves, last = _leaves(model), _leaves(layer)[-1]
+    mods = leaves[next(i for i, m in enumerate(leaves) if m is last) + 1:]
     lins = [m for m in mods if isinstance(m, nn.Linear)]
     if not (len(lins) == 1 and mods[-1] is lins[0] and any(isinstance(m, nn.AdaptiveAvgPool2d) for m in mods)
             and all(isinstance(m, (*_HEAD, nn.Dropout)) for m in mods)):
-        raise ValueError(f"cam needs a net ending in global average pooling and one linear layer; this head is "
-                         f"{[type(m).__name__ for m in mods]}. Use grad_cam for other nets.")
+        raise ValueError(f"cam needs a layer followed only by global average pooling and one linear layer; after this "
+                         f"{type(layer).__name__} come {[type(m).__name__ for m in mods]}: pass the layer right before "
+                         f"the pooling, or use grad_cam for other nets")
     return lins[0]
 
 # %% ../nbs/07_heatmaps.ipynb #2cb27834
 def _check_target(scores, target) -> torch.Tensor:
     "`target` as a tensor of class indices, one per image, checked against the (N,n_classes) scores."
+    if not (isinstance(scores, torch.Tensor) and scores.ndim == 2):
+        got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise ValueError(f"the model must return class scores (N, n_classes); got {got}: wrap it so that it does")
     t = torch.as_tensor(target, device=scores.device)
     if t.is_floating_point() or t.numel() not in (1, len(scores)):
         raise ValueError(f"target must be a class index, or one per image ({len(scores)}); got {target}")
@@ -142,16 +173,27 @@ def _check_target(scores, target) -> torch.Tensor:
         raise ValueError(f"target {target} is not a class index: the model has {scores.shape[1]} classes (0..{scores.shape[1]-1})")
     return t
 
+def _check_cam(maps, scores, t, lin, layer):
+    "Raise a ValueError unless each map's mean plus the bias is the class score, the identity that makes it a CAM."
+    bias = 0 if lin.bias is None else lin.bias.detach()[t]
+    ref = (scores.gather(1, t[:, None])[:, 0] - bias).to(maps.dtype)
+    miss, size = (maps.mean((1, 2)) - ref).abs(), maps.abs().mean((1, 2)) + ref.abs()  # size: how big the numbers are
+    if (miss > max(1e-2, 10 * torch.finfo(maps.dtype).eps) * size).any():
+        raise ValueError(f"the mean of {type(layer).__name__}'s map plus the bias is not the class score (off by up to "
+                         f"{miss.max():.3g}): this layer is not what the pooling averages; pass the layer right before "
+                         f"it, or use grad_cam")
+
 def cam(model, x, target, layer=None) -> torch.Tensor:
     "Class activation map of class `target` for a net ending in pooling + linear: the linear weights times the feature maps."
     layer = default_layer(model) if layer is None else layer
-    lin, (xb, one) = _linear_head(model), _as_batch(x)
+    lin, (xb, one) = _linear_head(model, layer), _as_batch(x)
     with evaluating(model), torch.no_grad(), _watch(model, layer) as h: scores = model(_to_model(model, xb))
     feats, t = _kept(h)[0], _check_target(scores, target)
     if feats.shape[1] != lin.in_features:
         raise ValueError(f"{type(layer).__name__} gives {feats.shape[1]} channels but the linear layer takes "
                          f"{lin.in_features}: pass the layer right before the pooling")
     maps = torch.einsum('nk,nkij->nij', lin.weight.detach()[t].to(feats.dtype), feats)
+    _check_cam(maps, scores, t, lin, layer)
     return maps[0] if one else maps
 
 # %% ../nbs/07_heatmaps.ipynb #a38ac2af
@@ -161,8 +203,11 @@ def grad_cam(model, x, target, layer=None) -> torch.Tensor:
     xb, one = _as_batch(x)
     xb = _to_model(model, xb).detach().requires_grad_()  # keeps the layer's output in a graph even with frozen weights
     with evaluating(model), _watch(model, layer) as h, torch.enable_grad():
-        scores = model(xb)
+        scores = model(xb.clone())  # a copy that is not a leaf, so a model that starts with an in-place op still works
         (A, edge), t = _kept(h), _check_target(scores, target)
+        if edge is None:
+            raise ValueError(f"{type(layer).__name__}'s output is not in the autograd graph (computed under "
+                             f"torch.no_grad() or detached?): pick a layer the class score depends on")
         grads, = torch.autograd.grad(scores.gather(1, t[:, None]).sum(), edge)
     maps = F.relu((grads.mean((2, 3), keepdim=True) * A).sum(1))
     return maps[0] if one else maps
