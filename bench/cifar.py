@@ -1,4 +1,4 @@
-"""CIFAR-10 from scratch with the course's best recipe (lesson 06): a small ResNet, trained against the clock.
+"""CIFAR-10 from scratch with the course's best recipe (lesson 06): a whitened fast net, trained against the clock.
 
 Prints one JSON line at the start (the settings), one per checkpoint epoch (`train_s`, `images_per_s`, `test_acc`)
 and a last one with `test_acc` and `tta_acc`. Checkpoints are every second epoch by default (`--eval-every`);
@@ -8,7 +8,10 @@ and a last one with `test_acc` and `tta_acc`. Checkpoints are every second epoch
     python bench/cifar.py --minutes 3     # a short run: the whole schedule squeezed into 3 minutes
     python bench/cifar.py --epochs 8      # a fixed number of epochs instead of a time budget
 
-The recipe: `resnet_small` (a 3x3 stem, three stages of residual blocks, 1.2M parameters) in channels-last memory
+The model (`--net fast`, the default): lesson 06's `fast_net`, in the spirit of Keller Jordan's airbench: a frozen
+2x2 patch-whitening conv fitted to ten training batches, then plain conv-pool groups (`--widths`, default 32,128,128)
+and no shortcuts. `--net resnet`: `resnet_small` (a 3x3 stem, three stages of residual blocks, 1.2M parameters).
+The recipe: the model in channels-last memory
 layout, its forward pass under bfloat16 autocast where the CPU computes in bf16 natively (AVX512-BF16, AMX);
 random flips and shifts of up to 2 pixels, applied to whole uint8 batches (`flip_shift`); label smoothing 0.2;
 SGD with Nesterov momentum 0.9, batches of 256, weight decay 5e-4 on the weights only; the learning rate rises
@@ -23,11 +26,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from convnb.data import cifar10, dataloaders
 from convnb.learner import Learner, Callback, CancelFitException, CancelValidException, accuracy
-from convnb.resnet import resnet_small, flip_shift, tta
+from convnb.resnet import resnet_small, fast_net, flip_shift, tta
 
 
 def parse_args(argv=None):
@@ -39,9 +41,9 @@ def parse_args(argv=None):
     p.add_argument('--wd', type=float, default=5e-4)
     p.add_argument('--pct-start', type=float, default=0.25, help='fraction of the budget spent warming up')
     p.add_argument('--label-smoothing', type=float, default=0.2)
-    p.add_argument('--net', choices=['resnet', 'fast'], default='resnet',
+    p.add_argument('--net', choices=['resnet', 'fast'], default='fast',
                    help="resnet: lesson 06's resnet_small; fast: a whitened plain net in the spirit of airbench")
-    p.add_argument('--widths', type=str, default=None, help='resnet: 32,64,128,256; fast: 64,256,256')
+    p.add_argument('--widths', type=str, default=None, help='resnet: 32,64,128,256; fast: 32,128,128')
     p.add_argument('--depth', type=str, default='1', help='blocks per stage: one int, or one per stage like 1,1,2')
     p.add_argument('--max-shift', type=int, default=2)
     p.add_argument('--ema', type=float, default=0.0, help='weight averaging: 0 for none, else the decay per step')
@@ -97,37 +99,6 @@ class Budget(Callback):
         if f >= 1: self.after_train(); raise CancelFitException
         for g in self.learn.opt.param_groups: g['lr'] = self.lr_max * warmup_decay(f, self.pct_start)
     def after_step(self): self.step += 1; self.images += len(self.learn.yb)
-
-
-def whitening_filters(x, k=2, eps=5e-4) -> torch.Tensor:
-    "Filters (2*C*k*k, C, k, k) that whiten the kxk patches of images `x`: eigenvectors / sqrt(eigenvalues), and negatives."
-    patches = F.unfold(x.double(), k).transpose(1, 2).flatten(0, 1)  # every kxk patch as one row of C*k*k numbers
-    evals, evecs = torch.linalg.eigh(torch.cov(patches.T))
-    w = (evecs.T / (evals + eps).sqrt()[:, None]).float()
-    return torch.cat([w, -w]).reshape(-1, x.shape[1], k, k)
-
-
-class Scale(nn.Module):
-    "Multiplies by a fixed number."
-    def __init__(self, by): super().__init__(); self.by = by
-    def forward(self, x): return x * self.by
-
-
-def conv_pool_group(ni, nf) -> nn.Sequential:
-    "A 3x3 conv, a 2x2 max pool, then another 3x3 conv; batchnorm and GELU after each conv."
-    cv = lambda i, o: nn.Conv2d(i, o, 3, padding=1, bias=False)
-    return nn.Sequential(cv(ni, nf), nn.MaxPool2d(2), nn.BatchNorm2d(nf), nn.GELU(),
-                         cv(nf, nf), nn.BatchNorm2d(nf), nn.GELU())
-
-
-def fast_net(x, widths=(64, 256, 256), n_out=10) -> nn.Sequential:
-    "A frozen 2x2 whitening conv fitted to images `x`, three conv-pool groups, global max pool and a scaled linear layer."
-    white = nn.Conv2d(x.shape[1], 2 * x.shape[1] * 4, 2)
-    white.weight.data = whitening_filters(x); white.weight.requires_grad_(False)
-    ws = [white.out_channels, *widths]
-    groups = [conv_pool_group(ni, nf) for ni, nf in zip(ws, ws[1:])]
-    head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(widths[-1], n_out, bias=False), Scale(1 / 9))
-    return nn.Sequential(white, nn.GELU(), *groups, head)
 
 
 def cpu_name() -> str:
@@ -207,7 +178,7 @@ def main(argv=None):
     if a.limit: x, y = evenly_spaced(x, y, a.limit)
     if a.test_limit: xt, yt = evenly_spaced(xt, yt, a.test_limit)
     dls = dataloaders((x, y), (xt, yt), bs=a.bs, tfms=partial(flip_shift, max_shift=a.max_shift), valid_bs=1000)
-    widths = [int(w) for w in (a.widths or ('32,64,128,256' if a.net == 'resnet' else '64,256,256')).split(',')]
+    widths = [int(w) for w in (a.widths or ('32,64,128,256' if a.net == 'resnet' else '32,128,128')).split(',')]
     if a.net == 'resnet':
         depth = [int(d) for d in a.depth.split(',')]
         model = resnet_small(widths=widths, depth=depth[0] if len(depth) == 1 else depth)
