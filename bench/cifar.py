@@ -101,16 +101,20 @@ class Budget(Callback):
     def after_step(self): self.step += 1; self.images += len(self.learn.yb)
 
 
+def cpuinfo() -> str:
+    "The text of /proc/cpuinfo, or '' where there is none."
+    try: return Path('/proc/cpuinfo').read_text()
+    except OSError: return ''
+
+
 def cpu_name() -> str:
-    "The CPU's model name, as /proc/cpuinfo gives it (figures differ a lot between CPUs)."
-    try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
-    except (OSError, StopIteration): return 'unknown'
+    "The CPU's model name (figures differ a lot between CPUs)."
+    return next((l.split(':', 1)[1].strip() for l in cpuinfo().splitlines() if l.startswith('model name')), 'unknown')
 
 
 def cpu_has_bf16() -> bool:
     "Whether this CPU has native bfloat16 dot products (AVX512-BF16 or AMX), which make bf16 convolutions faster."
-    try: flags = Path('/proc/cpuinfo').read_text()
-    except OSError: return False
+    flags = cpuinfo()
     return 'avx512_bf16' in flags or 'amx_bf16' in flags
 
 

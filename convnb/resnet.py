@@ -113,7 +113,7 @@ def flip_shift(xb, max_shift=2, p_flip=0.5) -> torch.Tensor:
               rows[:, None, :, None], cols[:, None, None, :]]
 
 # %% ../nbs/06_resnet.ipynb #102e6368
-def _check_images(x, k):
+def _check_patch_batch(x, k):
     "Raise a clear error unless `x` is a float (N,C,H,W) batch with more `k`x`k` patches than numbers in one."
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
         got = f"a {x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
@@ -128,7 +128,7 @@ def _check_images(x, k):
 
 def whitening_filters(x, k=2, eps=5e-4) -> torch.Tensor:
     "Filters (2*C*k*k, C, k, k) that whiten the kxk patches of images `x`: eigenvectors / sqrt(eigenvalues + eps), and negatives."
-    _check_images(x, k)
+    _check_patch_batch(x, k)
     if not eps >= 0: raise ValueError(f"eps={eps!r} must be >= 0: it is added to the eigenvalues before the square root")
     patches = F.unfold(x.double(), k).transpose(1, 2).flatten(0, 1)  # every kxk patch as one row of C*k*k numbers
     evals, evecs = torch.linalg.eigh(torch.cov(patches.T))
@@ -159,7 +159,7 @@ def fast_net(x, widths=(64, 256, 256), n_out=10) -> nn.Sequential:
         raise ValueError(f"widths must be a non-empty tuple or list of positive ints, one per conv-pool group, "
                          f"like (64, 256, 256); got {widths!r}")
     if not _positive_ints([n_out]): raise ValueError(f"n_out={n_out!r} must be a positive int (the number of classes)")
-    _check_images(x, 2)
+    _check_patch_batch(x, 2)
     white = nn.Conv2d(x.shape[1], 2 * x.shape[1] * 4, 2)
     white.weight.data = whitening_filters(x); white.weight.requires_grad_(False)
     ws = [white.out_channels, *widths]
