@@ -17,6 +17,7 @@ from torch import nn
 
 from convnb.cam import grad_cam
 from convnb.data import imagenet_batch, photo, squeezenet
+from convnb.inspection import count_hooks
 
 
 def emit(**kw): print(json.dumps(kw), flush=True)
@@ -44,8 +45,8 @@ def plain_hooks(model, layer):
 
 
 def resize_like_library(m, size):
-    "Bilinear resize to the input size and scale to 0..1, as pytorch-grad-cam returns its maps."
-    m = F.interpolate(m[None, None], size=tuple(size), mode='bilinear', align_corners=False)[0, 0]
+    "A map (h,w) or (1,h,w) resized to the input size and scaled to 0..1, as pytorch-grad-cam returns its maps."
+    m = F.interpolate(m.reshape(1, 1, *m.shape[-2:]), size=tuple(size), mode='bilinear', align_corners=False)[0, 0]
     m = m - m.min()
     return m / (m.max() + 1e-7)
 
@@ -133,8 +134,6 @@ def main():
     net.zero_grad(set_to_none=True)
 
     # memory and hooks over 1,000 calls on a small input
-    n_hooks = lambda m: sum(len(d) for s in m.modules() for d in (s._forward_hooks, s._forward_pre_hooks,
-                                                                  s._backward_hooks, s._backward_pre_hooks))
     small = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
                           nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
                           nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))).to(device).train()
@@ -146,7 +145,7 @@ def main():
     for _ in range(1000): grad_cam(small, xs, 1)
     dt = time.perf_counter() - t0
     gc.collect()
-    emit(check='1000 calls', hooks_left=n_hooks(small) + n_hooks(net), still_training=small.training,
+    emit(check='1000 calls', hooks_left=count_hooks(small) + count_hooks(net), still_training=small.training,
          param_grads=sum(p.grad is not None for p in small.parameters()),
          rss_growth_mb=round((psutil.Process().memory_info().rss - rss0) / 2**20, 2),
          cuda_growth_bytes=(torch.cuda.memory_allocated() - cuda0) if device.type == 'cuda' else None,

@@ -23,15 +23,17 @@ def is_number(v) -> bool:
     return isinstance(v, Real) and not isinstance(v, bool)
 
 # %% ../nbs/90_checks.ipynb #8bb4e7f5
-def _bounds(lo, hi) -> str:
-    "Words for an allowed range: '>= 1', '<= 5' or 'in [0, 1]'."
-    if lo is not None and hi is not None: return f'in [{lo}, {hi}]'
-    return f'>= {lo}' if lo is not None else f'<= {hi}'
+def _bounds(lo, hi, hi_open=False) -> str:
+    "Words for an allowed range: '>= 1', '<= 5', 'in [0, 1]' or 'in [0, 1)'."
+    close = ')' if hi_open else ']'
+    if lo is not None and hi is not None: return f'in [{lo}, {hi}{close}'
+    return f'>= {lo}' if lo is not None else f'{"<" if hi_open else "<="} {hi}'
 
-def check_range(v, name, lo=None, hi=None):
-    "Raise a ValueError unless `lo <= v <= hi` (a bound that is None is not checked)."
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"{name} must be {_bounds(lo, hi)}; got {v!r}")
+def check_range(v, name, lo=None, hi=None, hi_open=False):
+    "Raise a ValueError unless `lo <= v <= hi` (`< hi` if `hi_open`); NaN is never in range."
+    above = hi is not None and (v >= hi if hi_open else v > hi)
+    if v != v or (lo is not None and v < lo) or above:   # v != v: only NaN is not equal to itself
+        raise ValueError(f"{name} must be {_bounds(lo, hi, hi_open)}; got {v!r}")
     return v
 
 def check_int(v, name, lo=None, hi=None) -> int:
@@ -39,10 +41,10 @@ def check_int(v, name, lo=None, hi=None) -> int:
     if not is_int(v): raise ValueError(f"{name} must be an int; got {v!r} ({type(v).__name__})")
     return check_range(int(v), name, lo, hi)
 
-def check_number(v, name, lo=None, hi=None) -> float:
-    "`v` as a float; a ValueError unless it is a real number (not a bool) in `[lo, hi]`."
+def check_number(v, name, lo=None, hi=None, hi_open=False) -> float:
+    "`v` as a float; a ValueError unless it is a real number (not a bool, not NaN) in range."
     if not is_number(v): raise ValueError(f"{name} must be a number; got {v!r} ({type(v).__name__})")
-    return check_range(float(v), name, lo, hi)
+    return check_range(float(v), name, lo, hi, hi_open)
 
 # %% ../nbs/90_checks.ipynb #416e5762
 def as_pair(v, name) -> tuple[int, int]:

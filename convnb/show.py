@@ -20,7 +20,7 @@ def grid_axes(n, ncols=8, size=1.2, axs=None) -> np.ndarray:
         import matplotlib.pyplot as plt
         _, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False, layout='constrained')
     axs = np.array(axs).ravel()
-    if len(axs) < n: raise ValueError(f"{n} images need {n} axes; got {len(axs)}: pass more axes, or axs=None")
+    if len(axs) < n: raise ValueError(f"{n} images need {n} axes; got {len(axs)}: pass at least that many")
     return axs
 
 # %% ../nbs/92_show.ipynb #cb3f953c

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from convnb.cli import lesson_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs'
 SHOTS = Path(__file__).resolve().parent / 'screenshots'
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
-LESSONS = sorted(p.name for p in NBS.glob('[0-8][0-9]*_*.ipynb'))
+LESSONS = [p.name for p in lesson_notebooks(NBS)]   # the one definition of what a lesson is
 LONGEST = ('06_resnet.ipynb', '08_augmentation.ipynb', '05b_batchnorm.ipynb', '05a_hooks.ipynb')  # started first, so
 # the two queues finish together
 # lessons run at once (one per core, one thread per kernel); seconds after which a lesson counts as hung. The timeout

@@ -1,4 +1,4 @@
-"""The download and cache code of convnb.data, against a local HTTP server on 127.0.0.1.
+"""The download and cache code of convnb.data (and convnb.files), against a local HTTP server on 127.0.0.1.
 
 The server serves copies of the course's MNIST test files: as they are (good/), with flipped bytes
 (corrupt/), cut in half (truncated/), and a handler that never answers (/hang/).
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from convnb import data
+from convnb import data, files
 
 SHARED = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
 MNIST_SRC = Path(os.environ.get('CONVNB_DATA') or SHARED) / 'mnist'
@@ -54,13 +54,19 @@ def empty(tmp_path, monkeypatch):
     return tmp_path / 'cache'
 
 
+def use_mirrors(monkeypatch, *urls):
+    "Download every course file that has mirrors from `urls` instead, for this test only."
+    for rel, f in list(files.COURSE_FILES.items()):
+        if f.mirrors: monkeypatch.setitem(files.COURSE_FILES, rel, f._replace(mirrors=tuple(urls)))
+
+
 def cache_files(cache):
     "Every file under the cache, hidden temporary files included."
     return sorted(p.relative_to(cache).as_posix() for p in cache.rglob('*') if p.is_file()) if cache.exists() else []
 
 
 def test_good_download_is_cached_and_reused(server, empty, monkeypatch):
-    monkeypatch.setattr(data, 'MNIST_MIRRORS', [f'{server}/good/'])
+    use_mirrors(monkeypatch, f'{server}/good/')
     x, y = data.mnist(train=False)
     assert x.shape == (10_000, 28, 28) and x.dtype == torch.uint8 and y.dtype == torch.int64
     assert y.bincount().tolist()[:3] == [980, 1135, 1032]
@@ -73,7 +79,7 @@ def test_good_download_is_cached_and_reused(server, empty, monkeypatch):
 
 @pytest.mark.parametrize('kind, words', [('corrupt', 'sha256'), ('truncated', 'gzip')])
 def test_bad_download_leaves_nothing(server, empty, monkeypatch, kind, words):
-    monkeypatch.setattr(data, 'MNIST_MIRRORS', [f'{server}/{kind}/'])
+    use_mirrors(monkeypatch, f'{server}/{kind}/')
     with pytest.raises(data.DataNotFound) as e: data.mnist(train=False)
     msg = str(e.value)
     assert words in msg and f'{server}/{kind}/t10k-images-idx3-ubyte.gz' in msg and 'CONVNB_DATA' in msg
@@ -81,7 +87,7 @@ def test_bad_download_leaves_nothing(server, empty, monkeypatch, kind, words):
 
 
 def test_falls_back_to_next_mirror(server, empty, monkeypatch):
-    monkeypatch.setattr(data, 'MNIST_MIRRORS', [f'{server}/corrupt/', f'{server}/good/'])
+    use_mirrors(monkeypatch, f'{server}/corrupt/', f'{server}/good/')
     x, _ = data.mnist(train=False)
     assert x.shape == (10_000, 28, 28)
     assert cache_files(empty) == [f'mnist/{n}' for n in TEST_FILES]
@@ -93,7 +99,7 @@ def free_port():
 
 
 def test_no_network_fails_fast_with_guidance(empty, monkeypatch):
-    monkeypatch.setattr(data, 'MNIST_MIRRORS', [f'http://127.0.0.1:{free_port()}/'])
+    use_mirrors(monkeypatch, f'http://127.0.0.1:{free_port()}/')
     t0 = time.perf_counter()
     with pytest.raises(data.DataNotFound) as e: data.mnist()
     assert time.perf_counter() - t0 < 5
@@ -103,8 +109,8 @@ def test_no_network_fails_fast_with_guidance(empty, monkeypatch):
 
 
 def test_silent_server_times_out(server, empty, monkeypatch):
-    monkeypatch.setattr(data, 'MNIST_MIRRORS', [f'{server}/hang/'])
-    monkeypatch.setattr(data, 'TIMEOUT', 1)
+    use_mirrors(monkeypatch, f'{server}/hang/')
+    monkeypatch.setattr(files, 'TIMEOUT', 1)
     t0 = time.perf_counter()
     with pytest.raises(data.DataNotFound, match='timed out'): data.mnist(train=False)
     assert time.perf_counter() - t0 < 5
@@ -133,3 +139,9 @@ def test_atomic_path_keeps_nothing_on_error(tmp_path):
 def test_missing_photo_is_named(empty):
     with pytest.raises(data.DataNotFound, match="No photo named 'nope'"): data.photo('nope')
     assert data.photo('chelsea').shape == (3, 300, 451)
+
+
+def test_data_reexports_the_file_tools():
+    for name in ('DataNotFound', 'ChecksumError', 'data_root', 'cache_dir', 'atomic_path', 'download', 'sha256',
+                 'socket_timeout', 'check_file'):
+        assert getattr(data, name) is getattr(files, name) and name in data.__all__
