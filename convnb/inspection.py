@@ -12,7 +12,8 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['default_device', 'model_device', 'model_dtype', 'cpu_name', 'cpu_has_bf16', 'leaf_modules', 'n_params',
-           'output_shape', 'count_hooks', 'evaluating', 'model_state', 'assert_same_state', 'test_unchanged']
+           'output_shape', 'count_hooks', 'clear_hooks', 'evaluating', 'model_state', 'assert_same_state',
+           'test_unchanged']
 
 # %% ../nbs/91_inspection.ipynb #6cdd8816
 def default_device() -> torch.device:
@@ -69,6 +70,12 @@ _HOOK_DICTS = ('_forward_hooks', '_forward_pre_hooks', '_backward_hooks', '_back
 def count_hooks(model: nn.Module) -> int:
     "How many forward and backward (pre-)hooks sit on the model and its submodules."
     return sum(len(getattr(m, d, {})) for m in model.modules() for d in _HOOK_DICTS)
+
+def clear_hooks(model: nn.Module) -> nn.Module:
+    "Remove every forward and backward (pre-)hook from the model and its submodules (for a private copy)."
+    for m in model.modules():
+        for d in _HOOK_DICTS: getattr(m, d).clear()
+    return model
 
 # %% ../nbs/91_inspection.ipynb #e71a3686
 @contextlib.contextmanager

@@ -12,6 +12,8 @@ import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .inspection import clear_hooks
+
 # %% auto #0
 __all__ = ['QuietTracer', 'trace', 'depends_on', 'window', 'Step', 'image_path', 'AvgWindow', 'measuring_copy']
 
@@ -172,14 +174,10 @@ def _open_functional_paths(m) -> nn.Module:
     return gm
 
 # %% ../nbs/94_tracing.ipynb #4a6133ff
-_HOOK_DICTS = ('_forward_hooks', '_forward_pre_hooks', '_backward_hooks', '_backward_pre_hooks')  # torch's private names
-
 def measuring_copy(model) -> nn.Module:
     "A copy of `model` with every path open: see the list above. `model` is not changed."
     m = copy.deepcopy(model).eval().float()
-    for mod in m.modules():
-        for d in _HOOK_DICTS: getattr(mod, d).clear()
-    m = _open_functional_paths(m)
+    m = _open_functional_paths(clear_hooks(m))
     for mod in m.modules():
         if isinstance(mod, nn.modules.batchnorm._BatchNorm) and mod.track_running_stats: mod.reset_running_stats()
         for name, child in mod.named_children():
