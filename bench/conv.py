@@ -9,35 +9,20 @@ the median over --reps runs is the figure (min and quartiles are printed too). T
 
 Usage: python bench/conv.py [--reps 500] [--loop-images 64] [--seed 0]
 """
-import argparse, json, os, statistics, time
+import argparse
 
 import torch
 import torch.nn.functional as F
 
+from common import emit, loads, machine, summary, timed
 from convnb.conv import conv2d_unfold
 from convnb.kernels import conv2d_loops
-
-
-def emit(**d): print(json.dumps(d), flush=True)
-
-
-def timed(f):
-    "Seconds one call of `f()` takes."
-    t0 = time.perf_counter(); f(); return time.perf_counter() - t0
-
-
-def summary(times):
-    "Median, min and quartiles of a list of seconds, in milliseconds."
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return dict(median_ms=1e3 * statistics.median(times), min_ms=1e3 * min(times), q1_ms=1e3 * q[0], q3_ms=1e3 * q[2],
-                reps=len(times))
 
 
 def main(reps=500, loop_images=64, seed=0):
     g = torch.Generator().manual_seed(seed)
     x, w = torch.randn(64, 3, 32, 32, generator=g), torch.randn(16, 3, 3, 3, generator=g)
-    emit(bench='conv', what='setup', x=list(x.shape), w=list(w.shape), padding=1, threads=torch.get_num_threads(),
-         torch=torch.__version__, cpus=os.cpu_count(), load_avg_before=[round(l, 2) for l in os.getloadavg()])
+    emit(bench='conv', what='setup', x=list(x.shape), w=list(w.shape), padding=1, **machine(), load_avg_before=loads())
 
     ref = F.conv2d(x, w, padding=1)
     fns = {'conv2d_unfold': lambda: conv2d_unfold(x, w, padding=1), 'F.conv2d': lambda: F.conv2d(x, w, padding=1)}
@@ -54,8 +39,7 @@ def main(reps=500, loop_images=64, seed=0):
 
     err_unfold = (conv2d_unfold(x, w, padding=1) - ref).abs().max().item()
     err_loops = (conv2d_loops(x[:2], w, padding=1) - ref[:2]).abs().max().item()
-    for name in ['conv2d_loops', 'conv2d_unfold', 'F.conv2d']:
-        emit(bench='conv', impl=name, **{k: round(v, 4) if isinstance(v, float) else v for k, v in stats[name].items()})
+    for name in ['conv2d_loops', 'conv2d_unfold', 'F.conv2d']: emit(bench='conv', impl=name, **stats[name])
 
     base = stats['F.conv2d']['median_ms']
     ratio = stats['conv2d_unfold']['median_ms'] / base
@@ -63,7 +47,7 @@ def main(reps=500, loop_images=64, seed=0):
          loops_over_conv2d=round(stats['conv2d_loops']['median_ms'] / base, 1),
          unfold_over_conv2d_min=round(stats['conv2d_unfold']['min_ms'] / stats['F.conv2d']['min_ms'], 3),
          max_abs_err_unfold=err_unfold, max_abs_err_loops=err_loops, target_unfold_over_conv2d=2.0,
-         meets_target=ratio <= 2.0, load_avg_after=[round(l, 2) for l in os.getloadavg()])
+         meets_target=ratio <= 2.0, load_avg_after=loads())
 
 
 if __name__ == '__main__':

@@ -10,15 +10,17 @@ a check that the Learner does exactly the bare loop's work.
 
 `--model linear` (one nn.Linear) makes the model almost free, so the difference is the Learner's own cost per batch.
 """
-import argparse, contextlib, json, os, statistics, sys, time
+import argparse, contextlib, statistics, sys, time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convnb.data import mnist_sample, dataloaders, default_device
+from convnb.data import mnist_sample, dataloaders
+from convnb.inspection import default_device
 from convnb.layers import simple_cnn
 from convnb.learner import Learner
+from common import emit, load, machine  # bench/common.py: JSON lines, the machine, its load
 
 
 def bare_epoch(model, dls, lr):
@@ -64,8 +66,6 @@ def main():
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     device = torch.device(a.device) if a.device else default_device()
-    out = sys.stdout
-    def emit(**kw): print(json.dumps(kw), file=out, flush=True)
 
     train, valid = mnist_sample()
     dls = dataloaders(train, valid, bs=a.bs, device=device)
@@ -76,8 +76,8 @@ def main():
     runs = {'bare': lambda m: bare_epoch(m, dls, a.lr),
             'learner': lambda m: learner_epoch(m, dls, a.lr, progress=False),
             'learner_progress': lambda m: learner_epoch(m, dls, a.lr, progress=True)}
-    emit(bench='learner', model=a.model, device=str(device), threads=torch.get_num_threads(), bs=a.bs, n_train=n_train,
-         n_valid=len(valid[1]), loadavg=os.getloadavg()[0])
+    emit(bench='learner', model=a.model, device=str(device), **machine(), bs=a.bs, n_train=n_train,
+         n_valid=len(valid[1]), loadavg=load())
 
     times, cpu = {k: [] for k in runs}, {k: [] for k in runs}
     for rep in range(-1, a.reps):  # rep -1 warms up (allocator, kernels) and is not counted
@@ -94,7 +94,7 @@ def main():
             if rep < 0: continue
             times[name].append(dt); cpu[name].append(dc)
             emit(run=name, rep=rep, seconds=round(dt, 4), cpu_seconds=round(dc, 4), images_per_s=round(n_train / dt, 1),
-                 valid_accuracy=round(res['accuracy'], 4), loadavg=os.getloadavg()[0])
+                 valid_accuracy=round(res['accuracy'], 4), loadavg=load())
 
     # wall time is what a user waits for; CPU time of this process is less disturbed by other work on a shared machine
     med = lambda v: statistics.median(v)
@@ -105,7 +105,7 @@ def main():
                    'cpu_overhead_pct': round(100 * (med(cpu[k]) / med(cpu['bare']) - 1), 2),
                    'cpu_overhead_us_per_batch': round(1e6 * (med(cpu[k]) - med(cpu['bare'])) / n_batches, 1)}
                for k in runs}
-    emit(summary=summary, target_overhead_pct=15, loadavg=os.getloadavg()[0])
+    emit(summary=summary, target_overhead_pct=15, loadavg=load())
 
 
 if __name__ == '__main__': main()

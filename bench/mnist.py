@@ -1,7 +1,7 @@
-"""Full MNIST with the course's best fast recipe (lesson 05b), trained against the clock on the CPU.
+"""Full MNIST with the course's fast recipe (lesson 06b), trained against the clock on the CPU.
 
-Prints one JSON line per checkpoint with `train_s` (training seconds so far, evaluation not counted) and `test_acc`,
-plus the machine's load average, so that figures from a busy machine can be recognised as such.
+Prints one JSON line per checkpoint with `train_s` (training seconds so far, evaluation not counted), `test_acc` and
+`images_per_s`, plus the machine's load average, so that figures from a busy machine can be recognised as such.
 
     python bench/mnist.py                      # two fresh runs: a 15-second and a 60-second budget
     python bench/mnist.py --budget 30          # one run with a 30-second budget
@@ -14,29 +14,32 @@ threads; much less than that means other programs were using the cores and `trai
 and one busy core, each step waits for the starved thread, and training can be ten times slower; on a shared machine
 `--threads 1` gives far steadier figures.)
 
-The recipe: a small all-convolutional net (a 5x5 stride-2 stem, then three 3x3 stride-2 blocks, 16-32-64-128
-channels, each conv followed by batchnorm and ReLU, then global average pooling and one linear layer), in channels-last
-memory layout; batches of 256; AdamW; the 1cycle shape for the learning rate (a linear rise over the first quarter,
-then a cosine fall to nearly zero) with Adam's beta1 moving the opposite way; label smoothing 0.1; and one random
-shift of up to 2 pixels for each whole batch. With a time budget the schedule follows the clock, so a run always
-finishes its schedule: on a slower or busier machine it simply takes fewer steps.
+The recipe, built from `convnb.fast`: `fast_cnn` (a 5x5 stride-2 stem, then three 3x3 stride-2 blocks, 16-32-64-128
+channels, each conv followed by batchnorm and ReLU, then global average pooling and one linear layer) in channels-last
+memory layout (`ChannelsLast`); the digits normalised and padded once, in memory, with one random shift of up to 2
+pixels for each whole batch (`TensorBatches`); batches of 256; AdamW with weight decay on the weights only
+(`decay_groups`); the 1cycle shape for the learning rate (a linear rise over the first quarter, then a cosine fall to
+nearly zero) with Adam's beta1 moving the opposite way (`one_cycle_cos`); label smoothing 0.1. With a time budget the
+schedule follows the clock (`Budget`), so a run always finishes its schedule: on a slower or busier machine it simply
+takes fewer steps.
 """
 from __future__ import annotations
-import argparse, gzip, json, math, os, time
+import argparse, gzip, time
+from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from convnb.data import mnist, parse_idx
-from convnb.layers import conv   # Conv2d (no bias), BatchNorm2d, ReLU
+from common import emit, load, machine
+from convnb.callbacks import Callback
+from convnb.data import DataLoaders, mnist, parse_idx
+from convnb.fast import ChannelsLast, TensorBatches, decay_groups, fast_cnn, one_cycle_cos
+from convnb.inspection import n_params
+from convnb.learner import Learner
 
 MNIST_NAMES = {'x_train': 'train-images-idx3-ubyte', 'y_train': 'train-labels-idx1-ubyte',
                'x_test': 't10k-images-idx3-ubyte', 'y_test': 't10k-labels-idx1-ubyte'}
-
-
-def emit(**kw): print(json.dumps(kw), flush=True)
 
 
 def load_idx_folder(folder):
@@ -53,28 +56,30 @@ def load_idx_folder(folder):
     return (out['x_train'], out['y_train'].long()), (out['x_test'], out['y_test'].long())
 
 
-def fast_cnn(n_in=1, n_out=10, w=16):
-    "Four stride-2 blocks (28 -> 14 -> 7 -> 4 -> 2 pixels, `w` to 8`w` channels), global average pooling, linear."
-    return nn.Sequential(conv(n_in, w, ks=5, bn=True), conv(w, 2 * w, bn=True), conv(2 * w, 4 * w, bn=True),
-                         conv(4 * w, 8 * w, bn=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8 * w, n_out))
+class Checkpoints(Callback):
+    "Evaluates at `n` evenly spaced fractions of the budget, with the clock stopped: one JSON line each."
+    order = 60
+    def __init__(self, test_dl, n=4, eval_name='test'): self.test_dl, self.n, self.eval_name = test_dl, n, eval_name
+    def before_fit(self):
+        self.marks, self.cpu0, self.eval_cpu = [(k + 1) / self.n for k in range(self.n)], time.process_time(), 0.
+    def after_step(self):
+        learn, b = self.learn, self.learn.budget
+        p = b.frac()
+        if not (p >= 1 or p >= self.marks[0]): return
+        while self.marks and p >= self.marks[0]: self.marks.pop(0)
+        c0 = time.process_time()
+        with b.paused(): acc = learn.validate(self.test_dl)['accuracy']
+        self.eval_cpu += time.process_time() - c0
+        train_s = b.elapsed()
+        emit(event='checkpoint', epoch=round(learn.epoch + (learn.iter + 1) / learn.n_iter, 2), step=b.steps,
+             train_s=round(train_s, 2), cpu_s=round(time.process_time() - self.cpu0 - self.eval_cpu, 2),
+             images_per_s=round(b.images / train_s, 1), **{f'{self.eval_name}_acc': acc},
+             loss=round(learn.loss.item(), 4), load1=load())
 
 
-def one_cycle(p, lr_max, pct_start=0.25, div=25., final_div=1e4, mom=(0.95, 0.85)):
-    "Learning rate and momentum at progress `p` in [0, 1]: linear warm-up, then cosine annealing (1cycle's shape)."
-    if p < pct_start:
-        t = p / pct_start
-        return lr_max / div + t * (lr_max - lr_max / div), mom[0] + t * (mom[1] - mom[0])
-    t = (1 + math.cos(math.pi * min((p - pct_start) / (1 - pct_start), 1.))) / 2   # 1 -> 0
-    return lr_max / final_div + t * (lr_max - lr_max / final_div), mom[0] + t * (mom[1] - mom[0])
-
-
-def evaluate(model, x, y, bs=1000):
-    "Test accuracy in eval mode."
-    model.eval()
-    with torch.no_grad():
-        correct = sum((model(x[i:i + bs]).argmax(1) == y[i:i + bs]).sum().item() for i in range(0, len(x), bs))
-    model.train()
-    return correct / len(x)
+def adamw(params, lr, wd):
+    "AdamW with weight decay on the weights only; beta1 follows the schedule, beta2 is 0.99."
+    return torch.optim.AdamW(decay_groups(params, wd), lr=lr, betas=(0.95, 0.99))
 
 
 def run(data, budget=None, epochs=None, bs=256, lr=0.01, wd=0.05, width=16, smoothing=0.1, shift=2, seed=0, checkpoints=4,
@@ -84,47 +89,19 @@ def run(data, budget=None, epochs=None, bs=256, lr=0.01, wd=0.05, width=16, smoo
     t_setup = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = data
     mean, std = x_train.float().mean() / 255, x_train.float().std() / 255      # training images only
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    norm = lambda x: ((x.float() / 255 - mean) / std)[:, None].contiguous(memory_format=layout)
-    xt, xv = norm(x_train), norm(x_test)
-    xt = F.pad(xt, (shift,) * 4, value=(-mean / std).item()) if shift else xt   # pad once: a shift is then a slice
-    h, w = x_train.shape[-2:]
-    model = fast_cnn(w=width).to(memory_format=layout)
-    decay, no_decay = [p for p in model.parameters() if p.ndim > 1], [p for p in model.parameters() if p.ndim <= 1]
-    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': wd}, {'params': no_decay, 'weight_decay': 0.}], lr=lr)
-    n, steps_per_epoch = len(xt), len(xt) // bs
-    total_steps = epochs * steps_per_epoch if epochs else None
+    norm = lambda x: ((x.float() / 255 - mean) / std)[:, None]
+    train = TensorBatches(norm(x_train), y_train, bs, shift=shift, fill=(-mean / std).item())  # black comes in
+    test = TensorBatches(norm(x_test), y_test, 1000, shuffle=False)
+    model = fast_cnn(w=width)
+    cbs = [Checkpoints(test, checkpoints, eval_name)] + ([ChannelsLast()] if channels_last else [])
+    learn = Learner(model, DataLoaders(train, []), loss_func=partial(F.cross_entropy, label_smoothing=smoothing),
+                    opt_func=partial(adamw, wd=wd), cbs=cbs, progress=False)  # no validation pass: the checkpoints
     emit(event='start', budget_s=budget, epochs=epochs, n_train=len(x_train), n_eval=len(x_test), bs=bs, lr=lr, wd=wd,
-         width=width, smoothing=smoothing, shift=shift, channels_last=channels_last, seed=seed, threads=torch.get_num_threads(),
-         params=sum(p.numel() for p in model.parameters()), setup_s=round(time.perf_counter() - t_setup, 2),
-         load1=os.getloadavg()[0])
-    marks = [(k + 1) / checkpoints for k in range(checkpoints)]   # fractions of the run at which we evaluate
-    train_s, cpu_s, step, epoch, done = 0., 0., 0, 0, False
-    while not done:
-        idx, epoch = torch.randperm(n), epoch + 1
-        for i in range(steps_per_epoch):
-            t0, c0 = time.perf_counter(), time.process_time()
-            p = train_s / budget if budget else step / total_steps
-            lr_now, mom = one_cycle(p, lr)
-            for g in opt.param_groups: g['lr'], g['betas'] = lr_now, (mom, 0.99)
-            b = idx[i * bs:(i + 1) * bs]
-            xb = xt[b]
-            if shift:
-                dy, dx = torch.randint(0, 2 * shift + 1, (2,)).tolist()
-                xb = xb[:, :, dy:dy + h, dx:dx + w]
-            xb = xb.contiguous(memory_format=layout)   # convolutions want a dense batch in the model's layout
-            loss = F.cross_entropy(model(xb), y_train[b], label_smoothing=smoothing)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            train_s += time.perf_counter() - t0; cpu_s += time.process_time() - c0; step += 1
-            p = train_s / budget if budget else step / total_steps
-            done = p >= 1 - 1e-9
-            if done or p >= marks[0]:
-                while marks and p >= marks[0]: marks.pop(0)
-                emit(event='checkpoint', epoch=round(epoch - 1 + (i + 1) / steps_per_epoch, 2), step=step,
-                     train_s=round(train_s, 2), cpu_s=round(cpu_s, 2),
-                     **{f'{eval_name}_acc': evaluate(model, xv, y_test)}, loss=round(loss.item(), 4), load1=os.getloadavg()[0])
-            if done: break
-    return model
+         width=width, smoothing=smoothing, shift=shift, channels_last=channels_last, seed=seed, **machine(),
+         bf16=False, params=n_params(model), setup_s=round(time.perf_counter() - t_setup, 2), load1=load())
+    learn.fit_budget(one_cycle_cos(lr / 25, lr, lr / 1e4), one_cycle_cos(0.95, 0.85, 0.95),
+                     seconds=budget, steps=epochs * len(train) if epochs else None)
+    return learn.model
 
 
 def main():
