@@ -18,9 +18,7 @@ from torch import nn
 from convnb.cam import grad_cam
 from convnb.data import imagenet_batch, photo, squeezenet
 from convnb.inspection import count_hooks
-
-
-def emit(**kw): print(json.dumps(kw), flush=True)
+from common import emit
 
 
 def sync(device):
