@@ -56,3 +56,17 @@ def test_practice_writes_exercises_and_protects_work(tmp_path):
     r = run('practice', str(dest))
     assert r.returncode == 2 and '--force' in r.stderr
     assert (dest / '00_data.ipynb').read_text() == 'my work'
+
+
+def test_site_dry_run_names_the_builder_and_the_folder(tmp_path):
+    r = run('site', '--dry-run')
+    assert r.returncode == 0, r.stderr
+    exe, script, out = r.stdout.split()
+    assert script.endswith('docs/build.py') and Path(script).is_file() and out.endswith('_site')
+    r = run('site', str(tmp_path / 'web'), '--force', '--dry-run')
+    assert r.returncode == 0 and r.stdout.split()[2:] == [str(tmp_path / 'web'), '--force']
+
+
+def test_doctor_does_not_ask_for_the_website_tools():
+    r = run('doctor', env={'CONVNB_DATA': ''})
+    assert 'sphinx' not in r.stdout.lower() and 'myst' not in r.stdout.lower()
