@@ -32,9 +32,10 @@ class Question:
     def widget(self):
         "A text box, a Check button and a verdict."
         import ipywidgets as w
-        box, btn, out = w.Text(placeholder='your answer'), w.Button(description='Check'), w.Label()
+        box = w.Text(placeholder='your answer', continuous_update=False)  # Enter (or leaving the box) checks too
+        btn, out = w.Button(description='Check'), w.Label()
         def on_click(_): out.value = '✅ right!' if self.check(box.value) else '❌ not yet: try again'
-        btn.on_click(on_click); box.on_submit(on_click)
+        btn.on_click(on_click); box.observe(on_click, 'value')
         return w.VBox([w.HTML(f'<b>{self.text}</b>'), w.HBox([box, btn, out])])
 
 def quiz(*questions):
