@@ -69,15 +69,17 @@ class Recorder(Callback):
     "Loss, lr and momentum of each training batch; a row of metrics per epoch."
     order = 50
     def __init__(self): self.before_fit()
-    def before_fit(self): self.losses, self.lrs, self.moms, self.history, self.epoch_iters = [], [], [], [], []
+    def before_fit(self):
+        self.losses, self.lrs, self.moms, self.group_lrs, self.history, self.epoch_iters = [], [], [], [], [], []
     def before_epoch(self): self.t0, self.train_loss, self.valid = time.perf_counter(), float('nan'), None
     def before_train(self): self._losses, self._sizes = [], []
     def before_validate(self): self.valid_meter = Meter(self.learn.metrics)
     def after_loss(self):
         learn = self.learn
         if not learn.training: return self.valid_meter.add(learn.preds, learn.yb, learn.loss)
-        g = learn.opt.param_groups[0]
+        g = learn.opt.param_groups[-1]   # the last group: with discriminative lrs, the head's
         self.lrs.append(g['lr']); self.moms.append(_momentum(g))
+        self.group_lrs.append([g['lr'] for g in learn.opt.param_groups])
         self._losses.append(learn.loss.detach()); self._sizes.append(len(learn.yb))
     def after_train(self):
         if not self._losses: return
@@ -115,10 +117,13 @@ def plot_loss(self: Recorder, skip_start=0, with_valid=True, ax=None):
 
 @patch
 def plot_sched(self: Recorder, axs=None):
-    "Learning rate and momentum at each training batch."
+    "Learning rate (a line per parameter group) and momentum at each training batch."
     import matplotlib.pyplot as plt
     if axs is None: _, axs = plt.subplots(1, 2, figsize=(9, 3))
-    axs[0].plot(self.lrs); axs[0].set_title('learning rate')
+    n = len(self.group_lrs[0]) if self.group_lrs else 1
+    axs[0].plot(self.group_lrs if n > 1 else self.lrs, label=[f'group {i}' for i in range(n)])
+    if n > 1: axs[0].set_yscale('log'); axs[0].legend()   # discriminative lrs differ by factors of 10 and more
+    axs[0].set_title('learning rate')
     axs[1].plot(self.moms); axs[1].set_title('momentum')
     for ax in axs: ax.set_xlabel('training batch')
     return axs
@@ -165,17 +170,17 @@ class TrainEval(Callback):
 
 # %% ../nbs/04a_callbacks.ipynb #09e76b2b
 class OneCycle(Callback):
-    "1cycle with `OneCycleLR`: the lr rises then falls, momentum the other way."
+    "1cycle with `OneCycleLR`; `lr_max` None: each param group peaks at the lr it has."
     order = 10
-    def __init__(self, lr_max, **kwargs): self.lr_max, self.kwargs = lr_max, kwargs
+    def __init__(self, lr_max=None, **kwargs): self.lr_max, self.kwargs = lr_max, kwargs
     def before_fit(self):
-        total = self.learn.n_epoch * len(self.learn.dls.train)
-        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.learn.opt, self.lr_max, total_steps=total, **self.kwargs)
+        opt, total = self.learn.opt, self.learn.n_epoch * len(self.learn.dls.train)
+        lr_max = [g['lr'] for g in opt.param_groups] if self.lr_max is None else self.lr_max
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr_max, total_steps=total, **self.kwargs)
     def after_step(self): self.sched.step()
 
 # %% ../nbs/04a_callbacks.ipynb #4ce5d7e6
 SuggestedLRs = namedtuple('SuggestedLRs', ['lr_min', 'lr_steep'])
-
 class LRFinder(Callback):
     "Grows the lr by a constant factor each batch; stops when the loss blows up."
     order = 20

@@ -4,16 +4,15 @@
 
 # %% ../nbs/00_data.ipynb #9a4d3565
 from __future__ import annotations
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checks import ceil_div
-from .compat import decode_jpegs
+from .checks import ceil_div, check_int, check_tensor, is_number
 from .files import DataNotFound, ChecksumError, cache_dir, data_root, atomic_path, sha256, download
 from .files import socket_timeout, check_file, find_file, candidates, copies, fetch, gunzip_checked, not_found_error
+from .images import decode_image_tar
 from .inspection import default_device
 from .show import show_images
 # users import these from convnb.data too
@@ -23,8 +22,8 @@ _all_ = ['DataNotFound', 'ChecksumError', 'cache_dir', 'data_root', 'atomic_path
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'SKIMAGE_PHOTOS', 'IMAGENET_STATS', 'parse_idx', 'mnist', 'mnist_sample', 'cifar10', 'photo',
            'imagenet_classes', 'squeezenet', 'imagenet_batch', 'Loader', 'DataLoaders', 'channel_stats', 'dataloaders',
-           'DataNotFound', 'ChecksumError', 'cache_dir', 'data_root', 'atomic_path', 'sha256', 'download',
-           'socket_timeout', 'check_file', 'default_device', 'show_images']
+           'random_split', 'DataNotFound', 'ChecksumError', 'cache_dir', 'data_root', 'atomic_path', 'sha256',
+           'download', 'socket_timeout', 'check_file', 'default_device', 'show_images']
 
 # %% ../nbs/00_data.ipynb #9ed42245
 def parse_idx(raw: bytes) -> np.ndarray:
@@ -62,28 +61,7 @@ def mnist_sample() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tenso
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 _CIFAR_TAR = 'cifar10/CIFAR-10-images.tar.gz'
 
-def _cifar_jpegs(tar_path) -> dict:
-    "The tarball's JPEGs, sorted, by split: `{'train': [(name, label, bytes), ...], ...}`."
-    files = {'train': [], 'test': []}
-    with tarfile.open(tar_path) as tar:
-        for m in tar:  # one streaming pass through the gzip
-            parts = m.name.split('/')
-            if m.isfile() and m.name.endswith('.jpg') and len(parts) == 3 and parts[0] in files:
-                files[parts[0]].append((m.name, CIFAR10_CLASSES.index(parts[1]), tar.extractfile(m).read()))
-    if not all(files.values()): raise ChecksumError(f"{tar_path} lacks train/ or test/ JPEGs; is it the CIFAR-10 JPEG tarball?")
-    return {split: sorted(items) for split, items in files.items()}
-
-def _decode_cifar_tar(tar_path) -> dict:
-    "Every JPEG of the CIFAR-10 tarball decoded: `{'train': (x, y), 'test': (x, y)}`."
-    from torchvision.io import ImageReadMode
-    out = {}
-    for split, items in _cifar_jpegs(tar_path).items():
-        raws = [torch.frombuffer(bytearray(raw), dtype=torch.uint8) for _, _, raw in items]
-        x = torch.stack(decode_jpegs(raws, ImageReadMode.RGB)).numpy()
-        out[split] = x, np.array([c for _, c, _ in items], dtype=np.int64)
-    return out
-
-# %% ../nbs/00_data.ipynb #d73e7948
+# %% ../nbs/00_data.ipynb #2e9a9b2f
 def _cifar_from_torchvision(train):
     "CIFAR-10 `(x, y)` numpy arrays through torchvision's checked download."
     from torchvision.datasets import CIFAR10
@@ -93,7 +71,7 @@ def _cifar_from_torchvision(train):
 
 def _cifar_arrays() -> dict:
     "CIFAR-10 `{'train': (x, y), 'test': (x, y)}`: from the course's tarball, else downloaded."
-    if tar := find_file(_CIFAR_TAR): return _decode_cifar_tar(check_file(tar, _CIFAR_TAR))
+    if tar := find_file(_CIFAR_TAR): return decode_image_tar(check_file(tar, _CIFAR_TAR), CIFAR10_CLASSES)
     try: return {split: _cifar_from_torchvision(split == 'train') for split in ('train', 'test')}
     except Exception as e:
         raise not_found_error('CIFAR-10', candidates(_CIFAR_TAR), 'torchvision.datasets.CIFAR10', e) from None
@@ -227,3 +205,18 @@ def dataloaders(train, valid, bs=64, shuffle=True, normalize=True, device=None, 
     kw = dict(mean=mean, std=std, device=device)
     return DataLoaders(Loader(xt, yt, bs, shuffle=shuffle, drop_last=shuffle, tfms=tfms, **kw),
                        Loader(xv, yv, valid_bs or 2*bs, **kw))
+
+# %% ../nbs/00_data.ipynb #5814ac4c
+def random_split(x, y, valid_pct=0.2, seed=42):
+    "Stratified, seeded split of `(x, y)`: `((x_train, y_train), (x_valid, y_valid))`."
+    x, y = torch.as_tensor(x), check_tensor(torch.as_tensor(y), 'y (class labels)', 1, floating=False)
+    if len(x) != len(y): raise ValueError(f"{len(x)} images but {len(y)} labels: they must match")
+    if not (is_number(valid_pct) and 0 < valid_pct < 1):
+        raise ValueError(f"valid_pct must be a fraction between 0 and 1 (not 0 or 1), such as 0.2; got {valid_pct!r}")
+    gen, labels, valid = torch.Generator().manual_seed(check_int(seed, 'seed')), y.cpu(), []
+    for c in labels.unique():   # about valid_pct of each class, drawn at random
+        idx = (labels == c).nonzero()[:, 0]
+        valid.append(idx[torch.randperm(len(idx), generator=gen)][:round(len(idx) * valid_pct)])
+    is_valid = torch.zeros(len(y), dtype=torch.bool)
+    is_valid[torch.cat(valid)] = True
+    return (x[~is_valid.to(x.device)], y[~is_valid.to(y.device)]), (x[is_valid.to(x.device)], y[is_valid.to(y.device)])

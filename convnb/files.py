@@ -8,10 +8,14 @@ import contextlib, gzip, hashlib, os, socket, tempfile, urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
+import torch
+
+from .checks import describe
+
 # %% auto #0
 __all__ = ['COURSE_FILES', 'TIMEOUT', 'DataNotFound', 'ChecksumError', 'cache_dir', 'data_root', 'candidates', 'find_file',
            'DataFile', 'copies', 'atomic_path', 'sha256', 'download', 'socket_timeout', 'gunzip_checked', 'check_bytes',
-           'check_file', 'not_found_error', 'fetch']
+           'check_file', 'not_found_error', 'fetch', 'read_state']
 
 # %% ../nbs/93_files.ipynb #13c09e6a
 class DataNotFound(FileNotFoundError):
@@ -157,3 +161,17 @@ def fetch(rel, what=None) -> Path:
         try: return download(url, cache_dir()/rel, check=lambda data: check_bytes(data, rel, url))
         except Exception as e: errors.append(f'{url}: {e}')
     raise not_found_error(what or rel, candidates(rel), ' and '.join(f.mirrors) or 'nowhere', '; '.join(errors))
+
+# %% ../nbs/93_files.ipynb #59f4ec00
+def read_state(path) -> dict:
+    "What `save` wrote to `path` (or a bare state_dict) as `{'model': ...}`, checked."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"no saved model at {path}: check the path")
+    try: state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path} is not a model saved by learn.save or torch.save (corrupt or cut short?): "
+                         f"{e}") from None
+    if isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values()): state = {'model': state}
+    if not (isinstance(state, dict) and isinstance(state.get('model'), dict)):
+        raise ValueError(f"{path} holds {describe(state)}, not a state_dict or learn.save's {{'model': ...}}")
+    return state

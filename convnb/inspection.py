@@ -7,13 +7,16 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
+
+from .checks import is_int
 
 # %% auto #0
 __all__ = ['default_device', 'model_device', 'model_dtype', 'cpu_name', 'cpu_has_bf16', 'leaf_modules', 'n_params',
            'output_shape', 'count_hooks', 'clear_hooks', 'evaluating', 'model_state', 'assert_same_state',
-           'test_unchanged']
+           'test_unchanged', 'check_groups', 'check_fits', 'summary']
 
 # %% ../nbs/91_inspection.ipynb #6cdd8816
 def default_device() -> torch.device:
@@ -115,3 +118,50 @@ def test_unchanged(model: nn.Module, fn, *args, **kwargs):
     before = model_state(model)
     try: return fn(*args, **kwargs)
     finally: assert_same_state(before, model_state(model))
+
+# %% ../nbs/91_inspection.ipynb #6e2d4583
+def check_groups(groups, model: nn.Module) -> list[list]:
+    "`groups` as lists, checked to hold each of `model`'s parameters exactly once."
+    groups, own = [list(g) for g in groups], list(model.parameters())
+    ids = [id(p) for g in groups for p in g]
+    if not groups or len(ids) != len(set(ids)) or set(ids) != {id(p) for p in own}:
+        raise ValueError(f"the splitter must put each of the model's {len(own)} parameter tensors in exactly one "
+                         f"group; its {len(groups)} groups hold {len(ids)} ({len(set(ids))} different)")
+    return groups
+
+# %% ../nbs/91_inspection.ipynb #36280b80
+def check_fits(model, sd, path):
+    "Raise a ValueError naming the keys and shapes of state_dict `sd` that `model` lacks."
+    own = model.state_dict()
+    missing, extra = [k for k in own if k not in sd], [k for k in sd if k not in own]
+    shapes = [f'{k} is {tuple(sd[k].shape)}, the model has {tuple(v.shape)}'
+              for k, v in own.items() if k in sd and sd[k].shape != v.shape]
+    parts = ([f'missing keys {missing[:5]}'] if missing else []) + ([f'unexpected keys {extra[:5]}'] if extra else [])
+    if parts or shapes:
+        raise ValueError(f"{path} does not fit this {type(model).__name__}: " + '; '.join(parts + shapes[:5]))
+
+# %% ../nbs/91_inspection.ipynb #57f97350
+def summary(model: nn.Module, input_size) -> pd.DataFrame:
+    "One row per leaf module: output shape, parameters, trainable; totals in `.attrs`."
+    if not (isinstance(input_size, (tuple, list, torch.Size)) and len(input_size) >= 2
+            and all(is_int(s) and s > 0 for s in input_size)):
+        raise ValueError(f"input_size must be a whole batch shape such as (1, 1, 28, 28) (batch first); "
+                         f"got {input_size!r}")
+    x = torch.zeros(tuple(input_size), device=model_device(model), dtype=model_dtype(model))
+    leaves, shapes = leaf_modules(model), {}
+    def record(m, inp, out): shapes.setdefault(m, output_shape(out))
+    hooks = [m.register_forward_hook(record) for _, m in leaves]
+    try:
+        with evaluating(model), torch.no_grad(): model(x)
+    except Exception as e:
+        raise ValueError(f"the model failed on a dummy batch of shape {tuple(input_size)}: {e}; check that input_size "
+                         "has the channels and height/width this model expects") from e
+    finally:
+        for h in hooks: h.remove()
+    rows = [dict(layer=f'{n} ({type(m).__name__})', output_shape=shapes.get(m), params=n_params(m),
+                 trainable=n_params(m, trainable=True) > 0) for n, m in leaves]
+    df = pd.DataFrame(rows, columns=['layer', 'output_shape', 'params', 'trainable'])
+    df.attrs.update(total_params=n_params(model), trainable_params=n_params(model, trainable=True))
+    return df
+
+

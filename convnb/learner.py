@@ -6,86 +6,63 @@
 from __future__ import annotations
 import contextlib, math
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
 
-from .checks import is_int
-from .inspection import default_device, evaluating, leaf_modules, model_device, model_dtype, n_params, output_shape
+from .checks import check_number
+from .inspection import check_groups, default_device, evaluating, summary
 from .callbacks import (EVENTS, Callback, CancelFitException, CancelEpochException, CancelTrainException,
                               CancelValidException, CancelBatchException, Meter, Recorder, ProgressCallback, TrainEval,
                               OneCycle, LRFinder, SuggestedLRs, accuracy, smooth)  # all of them reachable from here too
+_all_ = ['summary']
 
 # %% auto #0
-__all__ = ['summary', 'sgd_mom', 'Learner']
-
-# %% ../nbs/04b_learner.ipynb #45751a1b
-def summary(model: nn.Module, input_size) -> pd.DataFrame:
-    "One row per leaf module: output shape, parameters, trainable; totals in `.attrs`."
-    if not (isinstance(input_size, (tuple, list, torch.Size)) and len(input_size) >= 2
-            and all(is_int(s) and s > 0 for s in input_size)):
-        raise ValueError(f"input_size must be a whole batch shape such as (1, 1, 28, 28) (batch first); "
-                         f"got {input_size!r}")
-    x = torch.zeros(tuple(input_size), device=model_device(model), dtype=model_dtype(model))
-    leaves, shapes = leaf_modules(model), {}
-    def record(m, inp, out): shapes.setdefault(m, output_shape(out))
-    hooks = [m.register_forward_hook(record) for _, m in leaves]
-    try:
-        with evaluating(model), torch.no_grad(): model(x)
-    except Exception as e:
-        raise ValueError(f"the model failed on a dummy batch of shape {tuple(input_size)}: {e}; check that input_size "
-                         "has the channels and height/width this model expects") from e
-    finally:
-        for h in hooks: h.remove()
-    rows = [dict(layer=f'{n} ({type(m).__name__})', output_shape=shapes.get(m), params=n_params(m),
-                 trainable=n_params(m, trainable=True) > 0) for n, m in leaves]
-    df = pd.DataFrame(rows, columns=['layer', 'output_shape', 'params', 'trainable'])
-    df.attrs.update(total_params=n_params(model), trainable_params=n_params(model, trainable=True))
-    return df
+__all__ = ['sgd_mom', 'one_group', 'Learner', 'lr_range', 'summary']
 
 # %% ../nbs/04b_learner.ipynb #29ee4a3e
 def sgd_mom(params, lr):
     "The default optimizer: SGD with momentum 0.9."
     return torch.optim.SGD(params, lr=lr, momentum=0.9)
 
+# %% ../nbs/04b_learner.ipynb #4e80b08f
+def one_group(model) -> list[list]:
+    "The default splitter: all of `model`'s parameters in one group."
+    return [list(model.parameters())]
+
+# %% ../nbs/04b_learner.ipynb #409c23d3
 class Learner:
     "A model, data, loss, optimizer and callbacks: `fit`, `fit_one_cycle`, `lr_find`..."
     def __init__(self, model, dls, loss_func=F.cross_entropy, metrics=(accuracy,), opt_func=sgd_mom, cbs=(),
-                 progress=True):
+                 progress=True, splitter=one_group):
         if not (hasattr(dls, 'train') and hasattr(dls, 'valid')):
             raise ValueError(f"dls must have .train and .valid loaders (see convnb.data.dataloaders); "
                              f"got {type(dls).__name__}")
         self.device = getattr(dls, 'device', None) or default_device()
         self.model, self.dls = model.to(self.device), dls
-        self.loss_func, self.metrics, self.opt_func = loss_func, list(metrics), opt_func
+        self.loss_func, self.metrics, self.opt_func, self.splitter = loss_func, list(metrics), opt_func, splitter
         self.cbs, self.opt, self.training, self.epoch, self.n_epoch = [], None, False, 0, 0
         for cb in [TrainEval(), Recorder(), *([ProgressCallback()] if progress else []), *cbs]: self.add_cb(cb)
 
     def __getattr__(self, name):
         "A callback by its name (`learn.recorder`), when no attribute has that name."
-        # self.__dict__, not self.cbs: before __init__ sets cbs (e.g. in copy), self.cbs would call us again
         cb = next((c for c in self.__dict__.get('cbs', ()) if getattr(c, 'name', None) == name), None)
         if cb is None: raise AttributeError(f"{type(self).__name__!r} object has no attribute or callback {name!r}")
         return cb
-
     def add_cb(self, cb):
         "Add callback `cb` (the list stays sorted by `order`) and return it."
         cb.learn = self
         self.cbs = sorted(self.cbs + [cb], key=lambda c: c.order)
         return cb
-
     def remove_cb(self, cb):
         "Remove callback `cb` if it is there."
         if cb in self.cbs: self.cbs.remove(cb)
-
     def _notify(self, event):
         "Call method `event` of every callback that has one, in order."
         for cb in self.cbs:
             f = getattr(cb, event, None)
             if f is not None: f()
-
     def __repr__(self): return f'Learner({type(self.model).__name__}, cbs={self.cbs})'
 
 # %% ../nbs/04b_learner.ipynb #d654ec41
@@ -98,6 +75,7 @@ def added_cbs(self: Learner, cbs):
     finally:
         for cb in cbs: self.remove_cb(cb)
 
+# %% ../nbs/04b_learner.ipynb #435d0c98
 @patch
 @contextlib.contextmanager
 def removed_cbs(self: Learner, cbs):
@@ -129,6 +107,7 @@ def _do_batch(self: Learner):
     self.loss.backward(); self._notify('after_backward')
     self.opt.step(); self._notify('after_step')
 
+# %% ../nbs/04b_learner.ipynb #12b60791
 @patch
 def _do_pass(self: Learner):
     "Every batch of `self.dl`, with gradients only when training."
@@ -136,6 +115,7 @@ def _do_pass(self: Learner):
         for self.iter, (self.xb, self.yb) in enumerate(self.dl):
             self._with_events(self._do_batch, 'batch', CancelBatchException)
 
+# %% ../nbs/04b_learner.ipynb #32143dde
 @patch
 def _one_pass(self: Learner, dl, training):
     "A training or validation pass over `dl`."
@@ -143,12 +123,14 @@ def _one_pass(self: Learner, dl, training):
     name, cancel = ('train', CancelTrainException) if training else ('validate', CancelValidException)
     self._with_events(self._do_pass, name, cancel, after_cancel=False)
 
+# %% ../nbs/04b_learner.ipynb #b5c0a446
 @patch
 def _do_epoch(self: Learner):
     "A training pass, then a validation pass."
     self._one_pass(self.dls.train, True)
     self._one_pass(self.dls.valid, False)
 
+# %% ../nbs/04b_learner.ipynb #4054fd16
 @patch
 def _do_fit(self: Learner):
     "The epochs."
@@ -156,18 +138,58 @@ def _do_fit(self: Learner):
 
 # %% ../nbs/04b_learner.ipynb #30fa3019
 @patch
-def fit(self: Learner, n_epoch, lr=0.1, cbs=()):
-    "Train `n_epoch` epochs at learning rate `lr`; callbacks `cbs` join this call only."
+def param_groups(self: Learner) -> list[list]:
+    "The splitter's groups of parameters, checked to hold each parameter once."
+    return check_groups(self.splitter(self.model), self.model)
+
+# %% ../nbs/04b_learner.ipynb #5218e66d
+def lr_range(lr, n) -> list[float]:
+    "`n` learning rates: a number `n` times, or a `slice` spread from start to stop."
+    if not isinstance(lr, slice): return [check_number(lr, 'lr', 0)] * n
+    if lr.step is not None or lr.stop is None:
+        raise ValueError(f"a learning-rate slice is slice(hi) or slice(lo, hi); got {lr}")
+    hi = check_number(lr.stop, 'the slice\'s hi', 0)
+    if lr.start is None: return [hi / 10] * (n - 1) + [hi]
+    lo = check_number(lr.start, 'the slice\'s lo', 0, hi)
+    if lo == 0: raise ValueError(f"the slice's lo must be above 0 to spread geometrically; got {lr}")
+    return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n - 1)] + [hi]   # the last is exactly hi
+
+# %% ../nbs/04b_learner.ipynb #f2f9feb3
+@patch
+def create_opt(self: Learner, lr):
+    "A fresh optimizer: a param group per split, trainable parameters only, lrs from `lr`."
+    groups = [[p for p in g if p.requires_grad] for g in self.param_groups()]
+    lrs = lr_range(lr, len(groups))
+    if len(groups) == 1: return self.opt_func(groups[0], lrs[0])
+    return self.opt_func([dict(params=g, lr=l) for g, l in zip(groups, lrs)], lrs[-1])
+
+# %% ../nbs/04b_learner.ipynb #f8e30b1d
+@patch
+def _reuse_opt(self: Learner, lr):
+    "The last optimizer, with the lrs of `lr`; it must hold the parameters that train now."
+    held = {id(p) for g in self.opt.param_groups for p in g['params']} if self.opt is not None else set()
+    if held != {id(p) for p in self.model.parameters() if p.requires_grad}:
+        raise ValueError("reset_opt=False needs the optimizer of the last fit (or load), holding exactly the "
+                         "parameters that train now (did you freeze or unfreeze since?); use reset_opt=True")
+    lrs = lr_range(lr, len(self.param_groups()))   # one lr for all, or one per split
+    for i, g in enumerate(self.opt.param_groups): g['lr'] = lrs[min(i, len(lrs) - 1)]
+    return self.opt
+
+# %% ../nbs/04b_learner.ipynb #f6145642
+@patch
+def fit(self: Learner, n_epoch, lr=0.1, cbs=(), reset_opt=True):
+    "Train `n_epoch` epochs at `lr` (a number or a slice); callbacks `cbs` join this call only."
     with self.added_cbs(cbs):
+        self.opt = self.create_opt(lr) if reset_opt else self._reuse_opt(lr)
         self.n_epoch, self.lr, self.epoch = n_epoch, lr, 0
-        self.opt = self.opt_func([p for p in self.model.parameters() if p.requires_grad], lr)
         try: self._with_events(self._do_fit, 'fit', CancelFitException, after_error=True)
         finally: self.training = False
 
+# %% ../nbs/04b_learner.ipynb #4088b399
 @patch
-def fit_one_cycle(self: Learner, n_epoch, lr_max=0.1, cbs=(), **kwargs):
-    "Train with 1cycle; `kwargs` go to `OneCycleLR` (e.g. `pct_start`)."
-    self.fit(n_epoch, lr_max, cbs=[OneCycle(lr_max, **kwargs), *cbs])
+def fit_one_cycle(self: Learner, n_epoch, lr_max=0.1, cbs=(), reset_opt=True, **kwargs):
+    "Train with 1cycle, each group peaking at its lr from `lr_max`; `kwargs` go to `OneCycleLR`."
+    self.fit(n_epoch, lr_max, cbs=[OneCycle(None, **kwargs), *cbs], reset_opt=reset_opt)
 
 # %% ../nbs/04b_learner.ipynb #d21bca15
 @patch
@@ -180,6 +202,7 @@ def validate(self: Learner, dl=None) -> dict:
             meter.add(preds, yb, self.loss_func(preds, yb))
     return meter.result()
 
+# %% ../nbs/04b_learner.ipynb #cab6b447
 @patch
 def get_preds(self: Learner, dl=None) -> tuple[torch.Tensor, torch.Tensor]:
     "The model's outputs and the targets over `dl` (default: validation set), on CPU."

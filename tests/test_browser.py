@@ -18,7 +18,7 @@ SHOTS = Path(__file__).resolve().parent / 'screenshots'
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 LESSONS = [p.name for p in lesson_notebooks(NBS)]   # the one definition of what a lesson is
 LONGEST = ('06_resnet.ipynb', '08_augmentation.ipynb', '05b_batchnorm.ipynb', '05a_hooks.ipynb',
-           '06b_training_fast.ipynb')  # started first, so the two queues finish together
+           '06b_training_fast.ipynb', '09_transfer.ipynb')  # started first, so the two queues finish together
 # lessons run at once (one per core, one thread per kernel); seconds after which a lesson counts as hung. The timeout
 # guards against hangs only: on a quiet 2-core machine the slowest lesson takes 1.5 to 3 minutes and all of them about
 # 5, but a slower or busier machine must not fail the test for its speed.
