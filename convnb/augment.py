@@ -4,15 +4,13 @@
 
 # %% ../nbs/08_augmentation.ipynb #8e3a9ff2
 from __future__ import annotations
-import math
-
 import PIL.Image
 import torch
 import torch.nn.functional as F
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from .checks import is_number
+from .checks import check_choice, check_number, check_photos
 from .compat import V2Compat
 from .show import grid_axes, show_images
 
@@ -74,15 +72,10 @@ def _like(out, x) -> torch.Tensor:
     if x.is_floating_point(): return out.to(x.dtype)
     return out.round_().clamp_(0, 255).to(x.dtype)
 
-def _check_padding(padding_mode):
-    "Raise a ValueError unless `padding_mode` is one that `grid_sample` knows."
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(f"padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}; got {padding_mode!r}")
-
 # %% ../nbs/08_augmentation.ipynb #e3bd1e6b
 def warp(x, mats, padding_mode='reflection') -> torch.Tensor:
     "Images `x` `(N,C,H,W)`; output pixel `p` of image `i` reads input `mats[i] @ p`."
-    _check_padding(padding_mode)
+    check_choice(padding_mode, 'padding_mode', PADDING_MODES)   # the ones grid_sample knows
     if x.ndim != 4 or mats.shape != (len(x), 3, 3):
         raise ValueError(f"warp wants images (N,C,H,W) and one 3x3 matrix per image (N,3,3); got {tuple(x.shape)} "
                          f"and {tuple(mats.shape)}")
@@ -94,19 +87,9 @@ def warp(x, mats, padding_mode='reflection') -> torch.Tensor:
     return _like(out, x)
 
 # %% ../nbs/08_augmentation.ipynb #136507f5
-def _check_images(x, who, ndims=(3, 4)) -> torch.Tensor:
-    "`x` if a uint8 or float image `(C,H,W)` or batch `(N,C,H,W)` (as `ndims` says), C = 1 or 3."
-    ok = (isinstance(x, torch.Tensor) and x.ndim in ndims and x.shape[-3] in (1, 3)
-          and (x.dtype == torch.uint8 or x.is_floating_point()))
-    if not ok:
-        want = ' or '.join({3: 'an image (C,H,W)', 4: 'a batch (N,C,H,W)'}[d] for d in ndims)
-        got = f'shape {tuple(x.shape)}, {x.dtype}' if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{who} wants {want} with C = 1 or 3, uint8 (0..255) or float (0..1); got {got}")
-    return x
-
 def _check_lighting(x, b, c):
     "Raise unless `x` is a batch of images in range, with 1 or N factors `b`, `c` each."
-    _check_images(x, 'lighting', ndims=(4,))
+    check_photos(x, "lighting's x", ndim=4)
     if b.numel() not in (1, len(x)) or c.numel() not in (1, len(x)):
         raise ValueError(f"lighting wants 1 or N (= {len(x)}) factors each; got {b.numel()} brightness and "
                          f"{c.numel()} contrast factors")
@@ -128,14 +111,6 @@ def lighting(x, brightness, contrast) -> torch.Tensor:
     return _like(out, x)
 
 # %% ../nbs/08_augmentation.ipynb #955ed609
-def _check_number(name, value, lo, hi=math.inf, hi_open=False, why=''):
-    "Raise unless `value` is a number in `lo`..`hi` (`hi` excluded if `hi_open`)."
-    ok = is_number(value) and lo <= value and (value < hi if hi_open else value <= hi)  # NaN fails both
-    if not ok:
-        span = f'>= {lo}' if hi == math.inf else f"in [{lo}, {hi}{')' if hi_open else ']'}"
-        raise ValueError(f"{name} must be a number {span}{why}; got {value!r}")
-
-# %% ../nbs/08_augmentation.ipynb #b2579411
 def _plain_tensor(x) -> bool: return type(x) is torch.Tensor
 
 class BatchTransform(V2Compat, v2.Transform):  # V2Compat first: see the compatibility tools
@@ -153,12 +128,12 @@ class BatchTransform(V2Compat, v2.Transform):  # V2Compat first: see the compati
     def make_params(self, flat_inputs) -> dict:
         "Draw the random numbers for every image of the first input (a `(C,H,W)` is one)."
         if not flat_inputs: return {}
-        x = _check_images(flat_inputs[0], type(self).__name__)
+        x = check_photos(flat_inputs[0], f"{type(self).__name__}'s input")
         return self.draw(1 if x.ndim == 3 else len(x), x.shape[-2], x.shape[-1], x.device)
 
     def transform(self, inpt, params):
         "Apply the numbers to an `(N,C,H,W)` view of `inpt`; keep its shape, dtype, type."
-        x = _check_images(inpt, type(self).__name__)
+        x = check_photos(inpt, f"{type(self).__name__}'s input")
         out = self.apply(x.reshape(-1, *x.shape[-3:]), **params).reshape(x.shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.Image) else out
 
@@ -174,12 +149,12 @@ class RandomWarp(BatchTransform):
     "Per image: a random turn, zoom, tilt (each with chance `p`) and mirror."
     def __init__(self, max_rotate=10., max_zoom=1.1, max_warp=0.2, p=0.75, do_flip=True, padding_mode='reflection'):
         super().__init__()
-        _check_number('max_rotate', max_rotate, 0, why=' (degrees; each angle is drawn from -max_rotate..max_rotate)')
-        _check_number('max_zoom', max_zoom, 1, why=' (1 is no zoom, 1.1 zooms in by up to 10%)')
-        _check_number('max_warp', max_warp, 0, 0.5, hi_open=True, why=' (from 0.5 on, a corner can fall behind the camera)')
-        _check_number('p', p, 0, 1, why=' (a probability)')
+        check_number(max_rotate, 'max_rotate', 0, why=' (degrees; each angle is drawn from -max_rotate..max_rotate)')
+        check_number(max_zoom, 'max_zoom', 1, why=' (1 is no zoom, 1.1 zooms in by up to 10%)')
+        check_number(max_warp, 'max_warp', 0, 0.5, hi_open=True, why=' (from 0.5 on, a corner can fall behind the camera)')
+        check_number(p, 'p', 0, 1, why=' (a probability)')
         if not isinstance(do_flip, bool): raise ValueError(f"do_flip must be True or False; got {do_flip!r}")
-        _check_padding(padding_mode)
+        check_choice(padding_mode, 'padding_mode', PADDING_MODES)
         self.max_rotate, self.max_zoom, self.max_warp, self.p = max_rotate, max_zoom, max_warp, p
         self.do_flip, self.padding_mode = do_flip, padding_mode
 
@@ -201,8 +176,8 @@ class RandomLighting(BatchTransform):
     "Per image, with chance `p` each: brightness, contrast scaled in 1 ± `max_lighting`."
     def __init__(self, max_lighting=0.2, p=0.75):
         super().__init__()
-        _check_number('max_lighting', max_lighting, 0, 1, hi_open=True, why=' (factors go from 1-max_lighting to 1+max_lighting)')
-        _check_number('p', p, 0, 1, why=' (a probability)')
+        check_number(max_lighting, 'max_lighting', 0, 1, hi_open=True, why=' (factors go from 1-max_lighting to 1+max_lighting)')
+        check_number(p, 'p', 0, 1, why=' (a probability)')
         self.max_lighting, self.p = max_lighting, p
 
     def draw(self, n, h, w, device) -> dict:
@@ -216,7 +191,7 @@ class RandomLighting(BatchTransform):
 def aug_transforms(max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.2, p_affine=0.75, p_lighting=0.75,
                    do_flip=True, padding_mode='reflection') -> v2.Compose:
     "Random turn, zoom, tilt, mirror and lighting per image, uint8 or float (0..1)."
-    for name, p in [('p_affine', p_affine), ('p_lighting', p_lighting)]: _check_number(name, p, 0, 1, why=' (a probability)')
+    for name, p in [('p_affine', p_affine), ('p_lighting', p_lighting)]: check_number(p, name, 0, 1, why=' (a probability)')
     return v2.Compose([RandomWarp(max_rotate, max_zoom, max_warp, p_affine, do_flip, padding_mode),
                        RandomLighting(max_lighting, p_lighting)])
 

@@ -10,8 +10,8 @@ from numbers import Integral, Real
 import torch
 
 # %% auto #0
-__all__ = ['is_int', 'is_number', 'check_range', 'check_int', 'check_number', 'as_pair', 'check_ints', 'describe', 'check_tensor',
-           'check_images', 'ceil_div']
+__all__ = ['is_int', 'is_number', 'check_range', 'check_int', 'check_number', 'as_pair', 'check_choice', 'check_ints', 'describe',
+           'check_tensor', 'check_images', 'check_photos', 'check_patches', 'ceil_div']
 
 # %% ../nbs/90_checks.ipynb #5f1bfda3
 def is_int(v) -> bool:
@@ -29,11 +29,11 @@ def _bounds(lo, hi, hi_open=False) -> str:
     if lo is not None and hi is not None: return f'in [{lo}, {hi}{close}'
     return f'>= {lo}' if lo is not None else f'{"<" if hi_open else "<="} {hi}'
 
-def check_range(v, name, lo=None, hi=None, hi_open=False):
-    "Raise a ValueError unless `lo <= v <= hi` (`< hi` if `hi_open`); NaN is never in range."
+def check_range(v, name, lo=None, hi=None, hi_open=False, why=''):
+    "Raise a ValueError unless `lo <= v <= hi` (`< hi` if `hi_open`); NaN is never in range. `why` explains the range."
     above = hi is not None and (v >= hi if hi_open else v > hi)
     if v != v or (lo is not None and v < lo) or above:   # v != v: only NaN is not equal to itself
-        raise ValueError(f"{name} must be {_bounds(lo, hi, hi_open)}; got {v!r}")
+        raise ValueError(f"{name} must be {_bounds(lo, hi, hi_open)}{why}; got {v!r}")
     return v
 
 def check_int(v, name, lo=None, hi=None) -> int:
@@ -41,10 +41,10 @@ def check_int(v, name, lo=None, hi=None) -> int:
     if not is_int(v): raise ValueError(f"{name} must be an int; got {v!r} ({type(v).__name__})")
     return check_range(int(v), name, lo, hi)
 
-def check_number(v, name, lo=None, hi=None, hi_open=False) -> float:
+def check_number(v, name, lo=None, hi=None, hi_open=False, why='') -> float:
     "`v` as a float; a ValueError unless it is a real number (not a bool, not NaN) in range."
-    if not is_number(v): raise ValueError(f"{name} must be a number; got {v!r} ({type(v).__name__})")
-    return check_range(float(v), name, lo, hi, hi_open)
+    if not is_number(v): raise ValueError(f"{name} must be a number{why}; got {v!r} ({type(v).__name__})")
+    return check_range(float(v), name, lo, hi, hi_open, why)
 
 # %% ../nbs/90_checks.ipynb #416e5762
 def as_pair(v, name) -> tuple[int, int]:
@@ -53,6 +53,11 @@ def as_pair(v, name) -> tuple[int, int]:
     if len(items) != 2 or not all(is_int(i) for i in items):
         raise ValueError(f"{name} must be an int or a pair of ints; got {v!r}")
     return tuple(map(operator.index, items))
+
+def check_choice(v, name, choices):
+    "`v` if it is one of `choices`; a ValueError that lists them otherwise."
+    if v not in choices: raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {v!r}")
+    return v
 
 def check_ints(xs, name, lo=1) -> list[int]:
     "A non-empty tuple or list of ints, each at least `lo`, as a list; a ValueError otherwise."
@@ -66,21 +71,42 @@ def describe(x) -> str:
     if isinstance(x, torch.Tensor): return f'a {str(x.dtype).replace("torch.", "")} tensor of shape {tuple(x.shape)}'
     return f'a {type(x).__name__}'
 
+def _some(v) -> tuple: return (v,) if is_int(v) else tuple(v)   # 4 -> (4,); (3, 4) stays
+
 def check_tensor(x, name, ndim=None, floating=None) -> torch.Tensor:
-    "Raise a ValueError unless `x` is a tensor (with `ndim` dims, float or not as `floating` asks)."
-    ok = (isinstance(x, torch.Tensor) and (ndim is None or x.ndim in ((ndim,) if is_int(ndim) else ndim))
+    "Raise a ValueError unless `x` is a tensor (with `ndim` dims, one or a tuple; float or not as `floating` asks)."
+    ok = (isinstance(x, torch.Tensor) and (ndim is None or x.ndim in _some(ndim))
           and (floating is None or x.is_floating_point() == floating))
     if not ok:
-        dims = '' if ndim is None else f' with {ndim} dimensions'
+        dims = '' if ndim is None else f" with {' or '.join(map(str, _some(ndim)))} dimensions"
         kind = '' if floating is None else ' float' if floating else ' integer'
         raise ValueError(f"{name} must be a{kind} tensor{dims}; got {describe(x)}")
     return x
 
-def check_images(x, name='x', channels=None, floating=None) -> torch.Tensor:
-    "Raise a ValueError unless `x` is a batch of images `(N,C,H,W)`, with `channels` channels when given."
-    check_tensor(x, name, 4, floating)
-    if channels is not None and x.shape[1] not in ((channels,) if is_int(channels) else channels):
-        raise ValueError(f"{name} must have {channels} channel(s) (N,C,H,W); got {describe(x)}")
+def check_images(x, name='x', channels=None, floating=None, ndim=4) -> torch.Tensor:
+    "Raise a ValueError unless `x` is a batch of images `(N,C,H,W)` (or `ndim` dims), with `channels` channels when given."
+    check_tensor(x, name, ndim, floating)
+    if channels is not None and x.shape[-3] not in _some(channels):
+        layout = ' or '.join({3: '(C,H,W)', 4: '(N,C,H,W)'}.get(d, f'{d} dims') for d in _some(ndim))
+        raise ValueError(f"{name} must have {' or '.join(map(str, _some(channels)))} channel(s) {layout}; got {describe(x)}")
+    return x
+
+def check_photos(x, name='x', ndim=(3, 4)) -> torch.Tensor:
+    "Raise a ValueError unless `x` is an image `(C,H,W)` or batch `(N,C,H,W)`, C = 1 or 3, uint8 (0..255) or float (0..1)."
+    check_images(x, name, channels=(1, 3), ndim=ndim)
+    if not (x.dtype == torch.uint8 or x.is_floating_point()):
+        raise ValueError(f"{name} must be uint8 (0..255) or float (0..1) images; got {describe(x)}")
+    return x
+
+# %% ../nbs/90_checks.ipynb #1ba11596
+def check_patches(x, k, name='x') -> torch.Tensor:
+    "Raise unless `x` is float images `(N,C,H,W)` with more `k`x`k` patches than numbers in one."
+    n, c, h, w = check_images(x, name, floating=True).shape
+    check_int(k, 'k', 1, min(h, w))
+    n_patches, d = n * (h - k + 1) * (w - k + 1), c * k * k
+    if n_patches <= d:
+        raise ValueError(f"{name} of shape {tuple(x.shape)} has {n_patches} {k}x{k} patches, too few to measure the covariance "
+                         f"of their {d} numbers: pass more images (over {d} patches in all)")
     return x
 
 # %% ../nbs/90_checks.ipynb #513b0a9a

@@ -11,16 +11,19 @@ import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
 
-from .checks import ceil_div, check_images, check_int, check_ints, check_number
-from .inspection import cpu_has_bf16, model_device
+from .checks import ceil_div, check_int, check_ints, check_number, check_patches
+from .compat import grad_scaler
+from .inspection import model_device
+from .training import amp_dtype, set_hypers   # machinery, in the tool notebook 96
+_all_ = ['amp_dtype', 'set_hypers']
 from .layers import conv
 from .callbacks import Callback, CancelBatchException, CancelFitException, Recorder
 from .learner import Learner
 
 # %% auto #0
-__all__ = ['fast_cnn', 'TensorBatches', 'decay_groups', 'nesterov_sgd', 'triangle', 'one_cycle_cos', 'set_hypers', 'Budget',
-           'ChannelsLast', 'amp_dtype', 'MixedPrecision', 'WeightAverage', 'whitening_filters', 'Scale',
-           'conv_pool_group', 'fast_net']
+__all__ = ['fast_cnn', 'TensorBatches', 'decay_groups', 'nesterov_sgd', 'triangle', 'one_cycle_cos', 'Budget', 'ChannelsLast',
+           'MixedPrecision', 'WeightAverage', 'whitening_filters', 'Scale', 'conv_pool_group', 'fast_net', 'amp_dtype',
+           'set_hypers']
 
 # %% ../nbs/06b_training_fast.ipynb #79ce8e33
 def fast_cnn(n_in=1, n_out=10, w=16) -> nn.Sequential:
@@ -73,13 +76,6 @@ def one_cycle_cos(start, peak, end, pct_start=0.25):
     return sched
 
 # %% ../nbs/06b_training_fast.ipynb #8360fe67
-def set_hypers(opt, lr, mom=None):
-    "Set each param group's lr and, if given, momentum (SGD's `momentum`, Adam's beta1)."
-    for g in opt.param_groups:
-        g['lr'] = lr
-        if mom is not None and 'betas' in g: g['betas'] = (mom, *g['betas'][1:])
-        elif mom is not None: g['momentum'] = mom
-
 class Budget(Callback):
     "Sets lr (and momentum) from the fraction used of a budget of seconds or steps."
     order = 5
@@ -132,16 +128,6 @@ class ChannelsLast(Callback):
     def before_batch(self):
         if self.learn.xb.ndim == 4: self.learn.xb = self.learn.xb.contiguous(memory_format=torch.channels_last)
 
-def amp_dtype(device, enabled='auto') -> torch.dtype | None:
-    "Autocast dtype: bf16 on CPUs (with bf16 units, if 'auto'), fp16 on CUDA; None: off."
-    kind = torch.device(device).type
-    if enabled not in ('auto', True, False): raise ValueError(f"enabled must be 'auto', True or False; got {enabled!r}")
-    if enabled is False: return None
-    if kind == 'cuda': return torch.float16
-    if kind == 'cpu': return torch.bfloat16 if enabled is True or cpu_has_bf16() else None
-    if enabled is True: raise ValueError(f"mixed precision here is for CPUs and CUDA GPUs, not {kind}")
-    return None
-
 # %% ../nbs/06b_training_fast.ipynb #c644b7b5
 class MixedPrecision(Callback):
     "The forward pass under autocast (`amp_dtype`); float16 with a gradient scaler."
@@ -151,8 +137,7 @@ class MixedPrecision(Callback):
         self.device_type = model_device(self.learn.model).type
         if self.enabled is False: self.dtype = None
         elif self.dtype is None: self.dtype = amp_dtype(self.device_type, self.enabled)
-        scaler = getattr(torch.amp, 'GradScaler', None) or (lambda _: torch.cuda.amp.GradScaler())  # torch < 2.3
-        self.scaler = scaler(self.device_type) if self.dtype == torch.float16 else None
+        self.scaler = grad_scaler(self.device_type) if self.dtype == torch.float16 else None
     def autocast(self):
         "A context for evaluating outside `fit` in the same precision."
         return torch.autocast(self.device_type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
@@ -192,18 +177,9 @@ class WeightAverage(Callback):
         if self.trained is not None: self.learn.model, self.trained = self.trained, None
 
 # %% ../nbs/06b_training_fast.ipynb #ffe85ab5
-def _check_patches(x, k):
-    "Raise unless `x` is float images with more `k`x`k` patches than numbers in one."
-    n, c, h, w = check_images(x, floating=True).shape
-    check_int(k, 'k', 1, min(h, w))
-    n_patches, d = n * (h - k + 1) * (w - k + 1), c * k * k
-    if n_patches <= d:
-        raise ValueError(f"x of shape {tuple(x.shape)} has {n_patches} {k}x{k} patches, too few to measure the covariance "
-                         f"of their {d} numbers: pass more images (over {d} patches in all)")
-
 def whitening_filters(x, k=2, eps=5e-4) -> torch.Tensor:
     "Conv filters that whiten the kxk patches of images `x`, and their negatives."
-    _check_patches(x, k)
+    check_patches(x, k)   # enough patches to measure their covariance
     check_number(eps, 'eps', 0)   # added to the eigenvalues before the square root
     patches = F.unfold(x.double(), k).transpose(1, 2).flatten(0, 1)  # every kxk patch as one row of C*k*k numbers
     evals, evecs = torch.linalg.eigh(torch.cov(patches.T))
@@ -226,7 +202,7 @@ def conv_pool_group(ni, nf) -> nn.Sequential:
 def fast_net(x, widths=(64, 256, 256), n_out=10) -> nn.Sequential:
     "A frozen whitening conv fitted to `x`, conv-pool groups, a scaled linear head."
     widths, n_out = check_ints(widths, 'widths'), check_int(n_out, 'n_out', 1)   # one width per conv-pool group
-    _check_patches(x, 2)
+    check_patches(x, 2)
     white = nn.Conv2d(x.shape[1], 2 * x.shape[1] * 4, 2)
     white.weight.data = whitening_filters(x); white.weight.requires_grad_(False)
     ws = [white.out_channels, *widths]
