@@ -4,6 +4,7 @@
 
 # %% ../nbs/08_augmentation.ipynb #8e3a9ff2
 from __future__ import annotations
+import numpy as np
 import PIL.Image
 import torch
 import torch.nn.functional as F
@@ -122,6 +123,9 @@ class BatchTransform(V2Compat, v2.Transform):  # V2Compat first: see the compati
         for x in flat_inputs:
             if isinstance(x, PIL.Image.Image):
                 raise ValueError(f"{type(self).__name__} works on tensors: convert PIL images with v2.functional.pil_to_tensor")
+            if isinstance(x, np.ndarray):  # v2 would hand it back untouched, not augmented
+                raise TypeError(f"{type(self).__name__} works on tensors, not numpy arrays: use torch.from_numpy "
+                                "(and .permute(2, 0, 1) for an (H,W,C) photo)")
             if isinstance(x, tv_tensors.TVTensor) and not isinstance(x, tv_tensors.Image):
                 raise ValueError(f"{type(self).__name__} cannot move a {type(x).__name__} along with the image")
 
