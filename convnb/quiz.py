@@ -187,7 +187,7 @@ def question_widget(q, on_right=None):
         if ok and not was and on_right: on_right()
     def on_show(_): out.value = verdict(q.reveal())
     check.on_click(on_check); show.on_click(on_show)
-    return w.VBox([w.HTML(f'<b>{q.text}</b>'), box, w.HBox([check, show]), out])
+    return w.VBox([w.HTML(f'<b>{q.text}</b>'), box, w.HBox([check, show]), out]).add_class(f'convnb-{type(q).__name__.lower()}')
 
 def predict_widget(p):
     "`p` with an answer box and a Commit button that locks the guess."
@@ -198,7 +198,7 @@ def predict_widget(p):
         out.value = p.commit(box.value)
         if p.guess is not None: box.disabled = commit.disabled = True
     commit.on_click(on_commit)
-    return w.VBox([w.HTML(f'<b>🔮 Predict:</b> {p.text}'), box, commit, out])
+    return w.VBox([w.HTML(f'<b>🔮 Predict:</b> {p.text}'), box, commit, out]).add_class('convnb-predict')
 
 def quiz(*questions):
     "The questions, each with its answer box, under a line counting the right answers."
@@ -206,7 +206,7 @@ def quiz(*questions):
     line = w.HTML()
     def count(): line.value = f'<b>{sum(q.solved for q in questions)} of {len(questions)} right</b>'
     count()
-    return w.VBox([line, *[question_widget(q, count) for q in questions]])
+    return w.VBox([line, *[question_widget(q, count) for q in questions]]).add_class('convnb-quiz')
 
 # %% ../nbs/98_quiz.ipynb #182894ef
 def test_key(questions, answers, near_misses):

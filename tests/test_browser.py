@@ -5,7 +5,7 @@ widget rendered, and that moving a widget redraws its picture. Screenshots go to
 JupyterLab runs on 127.0.0.1 with a random port and token, on a copy of the notebooks without their `#| slow` cells,
 and is stopped by its PID at the end, also on failure. Run with `pytest -k browser`.
 """
-import json, os, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+import json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -223,3 +223,91 @@ def results(request, lab, browser):
 @pytest.mark.parametrize('name', LESSONS)
 def test_browser_lesson(results, name):
     assert not results[name]['problems'], f"{name}: {'; '.join(results[name]['problems'])}"
+
+
+KINDS = ('Number(', 'Answer(', 'Choice(', 'Predict(')
+QUICK_FIRST = ('02_conv2d.ipynb', '01_kernels_by_hand.ipynb', '00_data.ipynb', '04_simple_cnn.ipynb', '03_stride_padding.ipynb')
+
+
+def quiz_lesson():
+    "The quickest lesson that asks a question of every kind (None if none does yet)."
+    have = [n for n in LESSONS if all(k in (NBS / n).read_text(encoding='utf-8') for k in KINDS)]
+    return next((n for n in QUICK_FIRST if n in have), have[0] if have else None)
+
+
+def give(q, answer):
+    "Type `answer` into question widget `q`, press Check, and return what the question says back."
+    q.locator('input[type=text]').fill(answer)
+    q.locator('button', has_text='Check').click()
+    return verdict(q)
+
+
+def verdict(q, old=None):
+    "The text of the verdict under question widget `q` (waiting for it to change from `old`)."
+    out = q.locator('.widget-html').last
+    for _ in range(100):
+        text = out.inner_text()
+        if text and text != old: return text
+        q.page.wait_for_timeout(100)
+    return out.inner_text()
+
+
+def shown_answer(q) -> str:
+    "Two wrong tries, then Show answer: check the hint and return the answer text."
+    first = give(q, '-987654321')
+    assert '❌' in first, first
+    second = give(q, '-987654320')
+    assert 'you may show the answer' in second, second
+    show = q.locator('button', has_text='Show answer')
+    assert show.is_visible()
+    show.click()
+    return verdict(q, second)
+
+
+def test_quiz_kinds(lab, browser):
+    "A learner answers one question of each kind: hints after wrong tries, explanations after right ones, a prediction compared."
+    name = quiz_lesson()
+    if name is None: pytest.skip('no lesson asks every kind of question yet')
+    page = open_lab(browser, *lab)
+    start(page, name)
+    t0 = time.time()
+    while (errors := finished(page)) is None and time.time() - t0 < TIMEOUT: time.sleep(0.5)
+    assert errors == [], f'{name}: {errors}'
+    num = page.locator('.convnb-number').first
+    num.scroll_into_view_if_needed()
+    m = re.search(r'The answer: ([-\d.,e+]+)', shown_answer(num))
+    assert m, verdict(num)
+    assert '✅ right!' in give(num, m.group(1).replace(',', ''))
+    ans = page.locator('.convnb-answer').first
+    m = re.search(r'The answer: `([^`]+)`', shown_answer(ans))
+    assert m, verdict(ans)
+    assert '✅ right!' in give(ans, m.group(1).upper())          # case does not matter
+    choice = page.locator('.convnb-choice:has(input[type=radio])').first
+    radios, said = choice.locator('input[type=radio]'), ''
+    for i in range(radios.count()):
+        radios.nth(i).check()
+        choice.locator('button', has_text='Check').click()
+        said = verdict(choice, said)
+        if '✅' in said: break
+        assert '✘' in said, said                                   # a wrong pick is explained too
+    assert '✅ right!' in said and '✔' in said, said                # the right one, with its explanation
+    pred = page.locator('.convnb-predict').first
+    pred.scroll_into_view_if_needed()
+    if pred.locator('input[type=radio]').count(): pred.locator('input[type=radio]').first.check()
+    else: pred.locator('input[type=text]').fill('1')
+    pred.locator('button', has_text='Commit').click()
+    assert '🔒' in verdict(pred), verdict(pred)
+    compared = page.evaluate(f"""async () => {{
+      const app = window.jupyterapp, w = {NOTEBOOK}, cells = w.content.widgets, out = [];
+      for (let i = 0; i < cells.length; i++) {{
+        if (!cells[i].model.sharedModel.getSource().includes('.compare(')) continue;
+        w.content.activeCellIndex = i; await app.commands.execute('notebook:run-cell');
+      }}
+      await new Promise(r => setTimeout(r, 3000));
+      for (const c of cells) if (c.model.sharedModel.getSource().includes('.compare('))
+        for (const o of c.model.outputs.toJSON()) out.push(o.text || '');
+      return out.join('\\n'); }}""")
+    assert 'You predicted' in compared, compared
+    SHOTS.mkdir(exist_ok=True); page.screenshot(path=str(SHOTS / 'quiz.png'))
+    close(page, name)
+    page.close()
