@@ -126,15 +126,16 @@ def receptive_field(model, input_size) -> pd.DataFrame:
 def centre_gradient(model, input_size) -> torch.Tensor:
     "|d centre output pixel / d input| as an (H,W) map, on `measuring_copy(model)`."
     h, w = _hw(input_size)
-    m = measuring_copy(model)
     first_conv = next((l for l in model.modules() if isinstance(l, nn.Conv2d)), None)
     chans = input_size[-3] if isinstance(input_size, (tuple, list)) and len(input_size) >= 3 else \
             getattr(first_conv, 'in_channels', 3)
-    x = torch.ones(1, chans, h, w, device=model_device(m), requires_grad=True)
-    y = m(x)
-    if isinstance(y, (tuple, list)): y = y[0]
-    centre = y[0, ..., y.shape[-2] // 2, y.shape[-1] // 2] if y.ndim >= 3 else y[0]
-    centre.sum().backward()
+    with torch.inference_mode(False), torch.enable_grad():  # a gradient, also when called under no_grad: mode kept
+        m = measuring_copy(model)
+        x = torch.ones(1, chans, h, w, device=model_device(m), requires_grad=True)
+        y = m(x)
+        if isinstance(y, (tuple, list)): y = y[0]
+        centre = y[0, ..., y.shape[-2] // 2, y.shape[-1] // 2] if y.ndim >= 3 else y[0]
+        centre.sum().backward()
     return x.grad[0].abs().sum(0).cpu()
 
 # %% ../nbs/03_stride_padding.ipynb #8f5484f5

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_heatmaps.ipynb #70fa2600
 from __future__ import annotations
-
+import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -12,7 +12,7 @@ from torch import nn
 from torch.autograd.graph import get_gradient_edge
 
 from .checks import describe
-from .hooks import Hook
+from .hooks import Hook, Hooks
 from .inspection import evaluating, leaf_modules, model_device, model_dtype
 from .show import as_hwc, grid_axes
 
@@ -26,6 +26,7 @@ def _as_batch(x) -> tuple[torch.Tensor, bool]:
         raise ValueError(f"x must be one image (C,H,W) or a batch (N,C,H,W); got {describe(x)}")
     if not x.is_floating_point():
         raise ValueError(f"x must be a float tensor, normalised the way the model expects; got {describe(x)}")
+    if x.ndim == 4 and len(x) == 0: raise ValueError(f"x is an empty batch, {describe(x)}: pass at least one image")
     return (x[None], True) if x.ndim == 3 else (x, False)
 
 def _to_model(model, x) -> torch.Tensor:
@@ -33,17 +34,12 @@ def _to_model(model, x) -> torch.Tensor:
     if next(model.parameters(), None) is None: return x.clone()  # nothing to match
     return x.to(model_device(model), model_dtype(model), copy=True)
 
-def _feature_maps(out, layer) -> torch.Tensor:
-    "A layer's output, checked to be a stack of feature maps (N,C,h,w)."
+# %% ../nbs/07_heatmaps.ipynb #9573d33e
+def _keep(layer, inp, out):
+    "A copy of a layer's feature maps (N,C,h,w), safe from in-place ops, and their place in the graph."
     if not isinstance(out, torch.Tensor) or out.ndim != 4:
         raise ValueError(f"{type(layer).__name__} gives {describe(out)}, not feature maps (N,C,h,w): "
                          f"pick a convolutional layer")
-    return out
-
-# %% ../nbs/07_heatmaps.ipynb #9573d33e
-def _keep(layer, inp, out):
-    "A copy of a layer's output (safe from in-place ops) and its place in the graph."
-    out = _feature_maps(out, layer)
     return out.detach().clone(), (get_gradient_edge(out) if out.requires_grad else None)
 
 def _check_layer(model, layer):
@@ -52,10 +48,7 @@ def _check_layer(model, layer):
         raise ValueError(f"layer {type(layer).__name__} is not a submodule of this {type(model).__name__}; "
                          f"pass one of model.modules(), such as model[-2]")
 
-def _watch(model, layer) -> Hook:
-    "A `Hook` on `layer` (one of `model`'s) keeping `_keep` of its output."
-    _check_layer(model, layer)
-    return Hook(layer, _keep)
+def _watch(model, layer) -> Hook: _check_layer(model, layer); return Hook(layer, _keep)  # keeps `_keep` of its output
 
 def _kept(hook) -> tuple[torch.Tensor, object]:
     "What `_keep` stored in the forward pass: (output's copy, its place in the graph)."
@@ -88,8 +81,7 @@ def _stretch(heatmap, size) -> torch.Tensor:
 # %% ../nbs/07_heatmaps.ipynb #09b5f90d
 def _check_titles(titles, n):
     "Raise a ValueError unless `titles` is None or a list of `n` titles."
-    if titles is None: return
-    if isinstance(titles, str) or len(titles) != n:
+    if titles is not None and (isinstance(titles, str) or len(titles) != n):
         got = repr(titles) if isinstance(titles, str) else f'{len(titles)} titles'
         raise ValueError(f"titles must be a list with one title per heatmap (heatmaps: {n}); got {got}")
 
@@ -118,9 +110,7 @@ def show_heatmap(img, heatmap, alpha=0.6, cmap='magma', ax=None, titles=None, nc
     if len(imgs) != len(maps): raise ValueError(f"{len(imgs)} images for {len(maps)} heatmaps: they must match")
     _check_titles(titles, len(maps))
     if heatmap.ndim == 3: return _heatmap_grid(imgs, maps, alpha, cmap, ax, titles, ncols, size)
-    if ax is None:
-        import matplotlib.pyplot as plt
-        _, ax = plt.subplots(figsize=(size, size))
+    ax = grid_axes(1, 1, size, ax)[0]  # `ax`, or a new one
     _heatmap_on(ax, imgs[0], heatmap, alpha, cmap, None if titles is None else titles[0])
     return ax
 
@@ -129,9 +119,7 @@ _HEAD = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)  # w
 
 def _last_leaf(m) -> nn.Module: return leaf_modules(m)[-1][1]
 
-def _is_head(m) -> bool:
-    "Whether a child is in the head: it ends in pooling, flatten, linear or dropout."
-    return isinstance(_last_leaf(m), (*_HEAD, nn.Dropout))
+def _is_head(m) -> bool: return isinstance(_last_leaf(m), (*_HEAD, nn.Dropout))  # ends in pooling, flatten, linear...
 
 def default_layer(model) -> nn.Module:
     "The last child of `model` before its head: where the last feature maps come from."
@@ -190,12 +178,25 @@ def cam(model, x, target, layer=None) -> torch.Tensor:
     return maps[0] if one else maps
 
 # %% ../nbs/07_heatmaps.ipynb #a38ac2af
+def _map_size(layer, inp, out) -> int: return out[0, 0].numel() if isinstance(out, torch.Tensor) and out.ndim == 4 else 0
+
+def _warn_blank(maps, A, grads, layer):
+    "Warn, saying why, when some Grad-CAM `maps` are all zeros."
+    blank, g0, a0 = maps.flatten(1).amax(1) <= 0, ~grads.flatten(1).any(1), ~A.flatten(1).any(1)
+    whys = ['the class score does not depend on its output (the gradient is zero)', 'its output is all zeros',
+            'its features count against the class everywhere, and the ReLU keeps only what counts for it']
+    for why, ims in zip(whys, [blank & g0, blank & ~g0 & a0, blank & ~g0 & ~a0]):
+        if ims.any(): warnings.warn(f"grad_cam: the map of image(s) {ims.nonzero()[:, 0].tolist()} at "
+                                    f"{type(layer).__name__} is all zeros: {why}", stacklevel=3)
+
 def grad_cam(model, x, target, layer=None) -> torch.Tensor:
     "Grad-CAM of `target` at `layer`: ReLU of the maps weighted by mean gradients."
-    layer = default_layer(model) if layer is None else layer
-    xb, one = _as_batch(x)
-    xb = _to_model(model, xb).detach().requires_grad_()  # keeps the layer's output in a graph even with frozen weights
-    with evaluating(model), _watch(model, layer) as h, torch.enable_grad():
+    auto, (xb, one) = layer is None, _as_batch(x)
+    layer, kids = default_layer(model) if auto else layer, list(model.children())
+    earlier = kids[:next(i for i, k in enumerate(kids) if k is layer)] if auto else []  # fallbacks for a 1x1 map
+    with (evaluating(model), _watch(model, layer) as h, Hooks(earlier, _map_size) as sizes,
+          torch.inference_mode(False), torch.enable_grad()):
+        xb = _to_model(model, xb).detach().requires_grad_()  # keeps the layer's output in a graph with frozen weights
         scores = model(xb.clone())  # a copy that is not a leaf, so a model that starts with an in-place op still works
         (A, edge), t = _kept(h), _check_target(scores, target)
         if edge is None:
@@ -203,4 +204,11 @@ def grad_cam(model, x, target, layer=None) -> torch.Tensor:
                              f"torch.no_grad() or detached?): pick a layer the class score depends on")
         grads, = torch.autograd.grad(scores.gather(1, t[:, None]).sum(), edge)
     maps = F.relu((grads.mean((2, 3), keepdim=True) * A).sum(1))
+    alt = next((k for k, n in zip(earlier[::-1], sizes.stored[::-1]) if (n or 0) > 1), None)
+    if maps[0].numel() == 1 and alt is not None:
+        name = {m: f"'{n}' ({type(m).__name__})" for n, m in model.named_children()}
+        warnings.warn(f"grad_cam: the default layer, {name[layer]}, gives 1x1 maps; using {name[alt]}, the last layer "
+                      f"before it with bigger maps (pass layer= to choose)", stacklevel=2)
+        return grad_cam(model, x, target, alt)
+    _warn_blank(maps, A, grads, layer)
     return maps[0] if one else maps

@@ -4,40 +4,55 @@
 
 # %% ../nbs/05a_hooks.ipynb #e050d049
 from __future__ import annotations
+import weakref
 import pandas as pd
 import torch
 from torch import nn
 from fastcore.basics import patch
 
 from .callbacks import Callback
+from .checks import describe
 
 # %% auto #0
 __all__ = ['Hook', 'hook_output', 'Hooks', 'ActivationStats']
 
 # %% ../nbs/05a_hooks.ipynb #90f91d70
-def _check_module(module):
-    "Raise a clear error unless `module` is an `nn.Module`."
+def _check_module(module, name='module'):
+    "Raise a clear TypeError unless `module` is an `nn.Module`."
     if not isinstance(module, nn.Module):
-        raise ValueError(f"a hook needs an nn.Module to watch; got {type(module).__name__}")
+        raise TypeError(f"a hook needs an nn.Module to watch; {name} is {describe(module)}: pass a layer, such as model[0]")
+
+def _weakly(method):
+    "A function calling the bound `method` while its object lives, without keeping the object alive."
+    ref = weakref.WeakMethod(method)
+    def call(*args):
+        m = ref()
+        if m is not None: m(*args)  # returns None: a hook that returned something would replace the output
+    return call
 
 # %% ../nbs/05a_hooks.ipynb #1afc0449
 class Hook:
     "Calls `fn` after each forward of `module` (or on its gradient); keeps it in `.stored`."
     def __init__(self, module, fn, forward=True):
         _check_module(module)
+        if not callable(fn): raise TypeError(f"fn must be a function fn(module, input, output); got {describe(fn)}")
         self.module, self.fn, self.forward, self.stored, self._grad_handles = module, fn, forward, None, []
-        self.handle = module.register_forward_hook(self._on_forward if forward else self._on_output)
+        # the module holds `_weakly(...)`, not this Hook: a Hook nobody holds is collected, and `__del__` removes it
+        self.handle = module.register_forward_hook(_weakly(self._on_forward if forward else self._on_output))
 
     def _on_forward(self, module, inp, out): self.stored = self.fn(module, inp, out)
 
     def _on_output(self, module, inp, out):
         "Have the output call `_on_grad` with its gradient (works past an in-place ReLU)."
-        if not (isinstance(out, torch.Tensor) and out.requires_grad): return
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"a gradient hook needs a module that returns one tensor; {type(module).__name__} returns "
+                            f"{describe(out)}: hook the submodule that makes the tensor whose gradient you want")
+        if not out.requires_grad: return  # under torch.no_grad(): no gradient will come
         # a tensor hook's handle holds a weak reference (torch's private `hooks_dict_ref`) to the tensor's hooks:
         # it returns None once the tensor is freed, and then there is nothing left to remove
         alive = lambda h: getattr(h, 'hooks_dict_ref', lambda: None)() is not None
         self._grad_handles = [h for h in self._grad_handles if alive(h)]  # forget tensors that were freed
-        self._grad_handles.append(out.register_hook(self._on_grad))
+        self._grad_handles.append(out.register_hook(_weakly(self._on_grad)))
 
     def _on_grad(self, grad):
         if self.handle is not None: self.stored = self.fn(self.module, grad)
@@ -57,17 +72,38 @@ class Hook:
         return f'Hook({type(self.module).__name__}, {state})'
 
 # %% ../nbs/05a_hooks.ipynb #5fa05351
-def _output(module, inp, out): return out.detach().clone()  # a copy: a later in-place op must not change it
+def _detached(o):
+    "A detached copy of a tensor, or of every tensor in a tuple, list or dict (the same structure)."
+    if isinstance(o, torch.Tensor): return o.detach().clone()  # a copy: a later in-place op must not change it
+    if isinstance(o, dict): return {k: _detached(v) for k, v in o.items()}
+    if isinstance(o, tuple) and hasattr(o, '_fields'): return type(o)(*map(_detached, o))  # a named tuple
+    if isinstance(o, (tuple, list)): return type(o)(map(_detached, o))
+    return o
+
+def _output(module, inp, out): return _detached(out)
 def _grad(module, grad): return grad.detach()
 
 def hook_output(module, grad=False) -> Hook:
-    "A `Hook` keeping the detached output of `module` (with `grad=True`: its gradient)."
+    "A `Hook` keeping the detached output of `module` (a tuple or dict: detached alike); `grad=True`: its gradient."
     return Hook(module, _grad if grad else _output, forward=not grad)
 
 # %% ../nbs/05a_hooks.ipynb #7ab71d49
+def _module_list(modules, name='modules') -> list:
+    "`modules` (a list, or any iterable such as `model.children()`) as a checked list of modules."
+    if isinstance(modules, nn.Module) and not hasattr(modules, '__iter__'):
+        raise TypeError(f"{name} must be a list of modules; got one {type(modules).__name__}: pass [module]")
+    try: mods = list(modules)
+    except TypeError: raise TypeError(f"{name} must be a list of modules; got {describe(modules)}") from None
+    for i, m in enumerate(mods): _check_module(m, f'{name}[{i}]')
+    return mods
+
 class Hooks:
     "One `Hook` per module, all calling `fn`; `.stored` lists what each kept."
-    def __init__(self, modules, fn, forward=True): self.hooks = [Hook(m, fn, forward) for m in modules]
+    def __init__(self, modules, fn, forward=True):
+        self.hooks = []
+        try:
+            for m in _module_list(modules): self.hooks.append(Hook(m, fn, forward))
+        except BaseException: self.remove(); raise  # no hook stays behind when a later one fails
     def __getitem__(self, i): return self.hooks[i]
     def __len__(self): return len(self.hooks)
     def __iter__(self): return iter(self.hooks)
@@ -80,7 +116,13 @@ class Hooks:
     def __exit__(self, *exc): self.remove()
     def __repr__(self): return f'Hooks({len(self)}: {self.hooks})'
 
-# %% ../nbs/05a_hooks.ipynb #54ccd616
+# %% ../nbs/05a_hooks.ipynb #e1f13ad9
+def _first_tensor(out):
+    "`out` if it is a tensor, else the first tensor inside it (a tuple, list or dict), else None."
+    if isinstance(out, torch.Tensor): return out
+    items = out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list)) else ()
+    return next((t for t in map(_first_tensor, items) if t is not None), None)
+
 def _default_modules(model):
     "The children of `model` with parameters (`simple_cnn`: its blocks), else `model`."
     return [m for m in model.children() if next(m.parameters(), None) is not None] or [model]
@@ -88,13 +130,16 @@ def _default_modules(model):
 class ActivationStats(Callback):
     "Per watched layer and training batch: mean, std, share near 0, histogram."
     def __init__(self, modules=None, with_hist=True, bins=40, hist_range=(0., 10.), zero_tol=0.05):
+        modules = None if modules is None else _module_list(modules)  # a list: a generator would be empty on a 2nd fit
         self.modules, self.with_hist, self.bins, self.hist_range, self.zero_tol = modules, with_hist, bins, hist_range, zero_tol
         self.hooks, self._stat_list, self._hist_list = None, [], []
 
     def _summarise(self, module, inp, out):
-        "The few numbers kept for one output: (mean, std, share near zero) and a histogram."
+        "The few numbers kept for one output (a tuple or dict: its first tensor): (mean, std, share near zero), histogram."
         if not self.learn.training: return None
-        x = out.detach().float()
+        x = _first_tensor(out)
+        if x is None: raise TypeError(f"ActivationStats watches tensors; {type(module).__name__} returns {describe(out)}")
+        x = x.detach().float()
         std, mean = torch.std_mean(x)
         stats = torch.stack([mean, std, (x.abs() <= self.zero_tol).float().mean()])
         if not self.with_hist: return stats, None
