@@ -6,10 +6,10 @@
 from __future__ import annotations
 import math, time
 from collections import namedtuple
-
 import torch
 from fastcore.basics import patch, class2attr
 from fastprogress.fastprogress import master_bar, progress_bar
+from .checks import check_int, is_number
 
 # %% auto #0
 __all__ = ['EVENTS', 'SuggestedLRs', 'accuracy', 'CancelFitException', 'CancelEpochException', 'CancelTrainException',
@@ -21,18 +21,18 @@ def accuracy(preds, targ) -> torch.Tensor:
     "The fraction of rows of `preds` (N,C) whose largest score is at class `targ` (N,)."
     if preds.ndim != 2 or targ.ndim != 1 or len(preds) != len(targ):
         raise ValueError(f"accuracy wants preds (N,C) and targets (N,); got {tuple(preds.shape)} and {tuple(targ.shape)}")
+    if len(targ) and ((targ < 0) | (targ >= preds.shape[1])).any(): raise ValueError(  # else a bad target is just "wrong"
+        f"accuracy wants class indices in [0, {preds.shape[1] - 1}] as targets; got {int(targ.min())} to {int(targ.max())}")
     return (preds.argmax(1) == targ).float().mean()
 
 # %% ../nbs/04a_callbacks.ipynb #3d9f815c
 EVENTS = ('before_fit', 'before_epoch', 'before_train', 'before_batch', 'after_pred', 'after_loss', 'after_backward',
           'after_step', 'after_batch', 'after_train', 'before_validate', 'after_validate', 'after_epoch', 'after_fit')
-
 class CancelFitException(Exception):   "Raise in a callback to stop fitting; `after_fit` still runs."
 class CancelEpochException(Exception): "Raise in a callback to skip the rest of this epoch; `after_epoch` still runs."
 class CancelTrainException(Exception): "Raise in a callback to skip the rest of this training pass."
 class CancelValidException(Exception): "Raise in a callback to skip the rest of this validation pass."
 class CancelBatchException(Exception): "Raise in a callback to skip the rest of this batch; `after_batch` still runs."
-
 class Callback:
     "Acts on the Learner's events: define a method for each of the `EVENTS` you need."
     order, learn = 0, None
@@ -41,10 +41,13 @@ class Callback:
     def __repr__(self): return type(self).__name__
 
 # %% ../nbs/04a_callbacks.ipynb #55d0a345
-def _name(f) -> str:
-    "A readable name for a metric function (or a `functools.partial` of one)."
-    return getattr(f, '__name__', None) or getattr(getattr(f, 'func', None), '__name__', None) or type(f).__name__
-
+def _names(metrics) -> list[str]:
+    "'loss' and a readable name per metric (a function or a partial of one), made unique with _2, _3..."
+    names = ['loss', 'epoch', 'train_loss', 'valid_loss', 'time']   # the recorder's columns are taken too
+    for m in metrics:
+        base = getattr(m, '__name__', None) or getattr(getattr(m, 'func', None), '__name__', None) or type(m).__name__
+        names.append(next(n for n in [base, *(f'{base}_{i}' for i in range(2, len(names) + 2))] if n not in names))
+    return names[:1] + names[5:]
 class Meter:
     "Averages loss and metrics over a pass, weighted by batch size; one device sync."
     def __init__(self, metrics): self.metrics, self.n, self.sums = list(metrics), 0, None
@@ -56,7 +59,7 @@ class Meter:
         self.sums, self.n = vals if self.sums is None else self.sums + vals, self.n + len(targ)
     def result(self) -> dict:
         "`{'loss': ..., metric: ...}`, averaged over what was added (NaN if nothing was)."
-        names = ['loss'] + [_name(m) for m in self.metrics]
+        names = _names(self.metrics)
         vals = (self.sums / self.n).tolist() if self.n else [float('nan')] * len(names)
         return dict(zip(names, vals))
 
@@ -64,7 +67,6 @@ class Meter:
 def _momentum(group):
     "A param group's momentum (SGD's `momentum` or Adam's first beta), else None."
     return group['momentum'] if 'momentum' in group else group.get('betas', (None,))[0]
-
 class Recorder(Callback):
     "Loss, lr and momentum of each training batch; a row of metrics per epoch."
     order = 50
@@ -101,12 +103,10 @@ def smooth(xs, beta=0.98) -> list[float]:
         avg = beta * avg + (1 - beta) * x
         out.append(avg / (1 - beta ** (i + 1)))
     return out
-
 @patch
 def plot_loss(self: Recorder, skip_start=0, with_valid=True, ax=None):
     "Training loss per batch (raw and smoothed) and validation loss after each epoch."
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(6, 3.5))
+    if ax is None: import matplotlib.pyplot as plt; _, ax = plt.subplots(figsize=(6, 3.5))
     its = range(skip_start, len(self.losses))
     ax.plot(its, self.losses[skip_start:], alpha=0.3, label='train (each batch)')
     ax.plot(its, smooth(self.losses)[skip_start:], label='train (smoothed)')
@@ -114,17 +114,14 @@ def plot_loss(self: Recorder, skip_start=0, with_valid=True, ax=None):
         ax.plot(self.epoch_iters, [h['valid_loss'] for h in self.history], 'o-', label='valid (end of epoch)')
     ax.set_xlabel('training batch'); ax.set_ylabel('loss'); ax.legend()
     return ax
-
 @patch
 def plot_sched(self: Recorder, axs=None):
     "Learning rate (a line per parameter group) and momentum at each training batch."
-    import matplotlib.pyplot as plt
-    if axs is None: _, axs = plt.subplots(1, 2, figsize=(9, 3))
+    if axs is None: import matplotlib.pyplot as plt; _, axs = plt.subplots(1, 2, figsize=(9, 3))
     n = len(self.group_lrs[0]) if self.group_lrs else 1
     axs[0].plot(self.group_lrs if n > 1 else self.lrs, label=[f'group {i}' for i in range(n)])
     if n > 1: axs[0].set_yscale('log'); axs[0].legend()   # discriminative lrs differ by factors of 10 and more
-    axs[0].set_title('learning rate')
-    axs[1].plot(self.moms); axs[1].set_title('momentum')
+    axs[0].set_title('learning rate'); axs[1].plot(self.moms); axs[1].set_title('momentum')
     for ax in axs: ax.set_xlabel('training batch')
     return axs
 
@@ -132,16 +129,14 @@ def plot_sched(self: Recorder, axs=None):
 def _fmt(k, v) -> str:
     "A progress-table cell: epochs as ints, times as m:ss.s, the rest with 4 decimals."
     return str(v) if k == 'epoch' else f'{int(v)//60}:{v%60:04.1f}' if k == 'time' else f'{v:.4f}'
-
 class ProgressCallback(Callback):
     "fastprogress bars over epochs and batches, and a table of `recorder.history`."
-    order = 60
+    order, mbar = 60, None
     def before_fit(self):
         self.mbar, self.header_done = master_bar(range(self.learn.n_epoch)), False
         self.mbar.update(0)
     def _bar(self): self.pbar = progress_bar(range(self.learn.n_iter), parent=self.mbar); self.pbar.update(0)
-    def before_train(self): self._bar()
-    def before_validate(self): self._bar()
+    before_train = before_validate = _bar   # a fresh bar for each pass
     def after_batch(self): self.pbar.update(self.learn.iter + 1)
     def after_epoch(self):
         rec = getattr(self.learn, 'recorder', None)  # the learning-rate finder runs without one
@@ -151,7 +146,8 @@ class ProgressCallback(Callback):
             self.mbar.write([_fmt(k, v) for k, v in row.items()], table=True)
         self.mbar.update(self.learn.epoch + 1)
     def after_fit(self):
-        if self.mbar.main_bar.last_v is not None: self.mbar.on_iter_end()
+        mbar, self.mbar = self.mbar, None   # None: our before_fit never ran (one before it failed), no bar to close
+        if mbar is not None and mbar.main_bar.last_v is not None: mbar.on_iter_end()
 
 # %% ../nbs/04a_callbacks.ipynb #c617f1b6
 class TrainEval(Callback):
@@ -185,34 +181,38 @@ class LRFinder(Callback):
     "Grows the lr by a constant factor each batch; stops when the loss blows up."
     order = 20
     def __init__(self, start_lr=1e-7, end_lr=10, num_it=100, stop_div=True):
-        self.start_lr, self.end_lr, self.num_it, self.stop_div = start_lr, end_lr, num_it, stop_div
+        if not (is_number(start_lr) and is_number(end_lr) and 0 < start_lr < end_lr < math.inf):
+            raise ValueError(f"the lr finder needs 0 < start_lr < end_lr; got start_lr={start_lr!r}, end_lr={end_lr!r}")
+        self.start_lr, self.end_lr, self.num_it, self.stop_div = start_lr, end_lr, check_int(num_it, 'num_it', 1), stop_div
     def before_fit(self): self.lrs, self.raw, self.losses = [], [], []
     def before_batch(self):
         if not self.learn.training: return
         lr = self.start_lr * (self.end_lr / self.start_lr) ** (len(self.lrs) / max(self.num_it - 1, 1))
         for g in self.learn.opt.param_groups: g['lr'] = lr
         self.lrs.append(lr)
-    def after_batch(self):
+    def after_loss(self):   # before the Learner checks the loss (a NaN there stops with an error; here it ends the run)
         if not self.learn.training: return
         self.raw.append(self.learn.loss.item())
-        self.losses = smooth(self.raw)
-        blown_up = math.isnan(self.losses[-1]) or (len(self.raw) >= 10 and self.losses[-1] > 4 * min(self.losses))
-        if len(self.lrs) >= self.num_it or (self.stop_div and blown_up): raise CancelFitException
+        self.losses = smooth(self.raw); last = self.losses[-1]
+        blown_up = not math.isfinite(last) or (self.stop_div and len(self.raw) >= 10 and last > 4 * min(self.losses))
+        if len(self.lrs) >= self.num_it or blown_up: raise CancelFitException
     def before_validate(self): raise CancelValidException
     def suggestion(self) -> SuggestedLRs:
         "A tenth of the lr at the lowest loss, and the lr where the loss falls fastest."
+        if not getattr(self, 'losses', None): raise ValueError("the lr finder has no losses yet: run learn.lr_find() first")
+        if not any(map(math.isfinite, self.losses)): raise FloatingPointError(
+            f"the lr finder has no finite loss to suggest an lr from (the first: {self.raw[:1]}, at lr {self.lrs[:1]}): "
+            "look for NaNs in the data, and check the model and the loss function")
         losses = torch.tensor(self.losses).nan_to_num(float('inf'))
         i_min = int(losses.argmin())
         slopes = losses[1:i_min + 1] - losses[:i_min]
         return SuggestedLRs(self.lrs[i_min] / 10, self.lrs[int(slopes.argmin())] if len(slopes) else self.lrs[i_min])
     def plot(self, skip_end=3, ax=None):
         "The smoothed loss against the learning rate (log scale), with the two suggestions."
-        import matplotlib.pyplot as plt
-        if ax is None: _, ax = plt.subplots(figsize=(6, 3.5))
+        if ax is None: import matplotlib.pyplot as plt; _, ax = plt.subplots(figsize=(6, 3.5))
         n = max(len(self.lrs) - skip_end, 1)
         ax.plot(self.lrs[:n], self.losses[:n]); ax.set_xscale('log')
-        sug = self.suggestion()
-        for lr, c, lbl in [(sug.lr_min, 'C1', 'lr_min'), (sug.lr_steep, 'C2', 'lr_steep')]:
+        for lr, c, lbl in zip(self.suggestion(), ('C1', 'C2'), SuggestedLRs._fields):
             ax.axvline(lr, color=c, ls='--', label=f'{lbl} = {lr:.1e}')
         ax.set_xlabel('learning rate'); ax.set_ylabel('loss (smoothed)'); ax.legend()
         return ax

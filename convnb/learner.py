@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
 
-from .checks import check_number
-from .inspection import check_groups, default_device, evaluating, summary
+from .checks import check_int, check_number
+from .inspection import (call_all, check_groups, check_loader, check_loss, default_device, evaluating, restoring,
+                               summary)
 from .callbacks import (EVENTS, Callback, CancelFitException, CancelEpochException, CancelTrainException,
                               CancelValidException, CancelBatchException, Meter, Recorder, ProgressCallback, TrainEval,
                               OneCycle, LRFinder, SuggestedLRs, accuracy, smooth)  # all of them reachable from here too
@@ -58,11 +59,9 @@ class Learner:
     def remove_cb(self, cb):
         "Remove callback `cb` if it is there."
         if cb in self.cbs: self.cbs.remove(cb)
-    def _notify(self, event):
-        "Call method `event` of every callback that has one, in order."
-        for cb in self.cbs:
-            f = getattr(cb, event, None)
-            if f is not None: f()
+    def _notify(self, event, cleanup=False, err=None):
+        "Call method `event` of each callback that has one, in order; `cleanup`: of all, even if some raise (`call_all`)."
+        call_all([f for f in (getattr(cb, event, None) for cb in self.cbs) if f is not None], cleanup, err)
     def __repr__(self): return f'Learner({type(self.model).__name__}, cbs={self.cbs})'
 
 # %% ../nbs/04b_learner.ipynb #d654ec41
@@ -90,11 +89,12 @@ def removed_cbs(self: Learner, cbs):
 @patch
 def _with_events(self: Learner, f, name, cancel, after_cancel=True, after_error=False):
     "`before_{name}`, then `f()`, then `after_{name}`; `cancel` ends `f` early."
-    ran = False
+    ran, err = False, None
     try: self._notify(f'before_{name}'); f(); ran = True
     except cancel: ran = after_cancel
-    finally:  # after an error (ran is False), only an `after_error` level announces; then the error goes on
-        if ran or after_error: self._notify(f'after_{name}')
+    except BaseException as e: err = e; raise
+    finally:  # after an error, only an `after_error` level announces: to every callback, and then the first error goes on
+        if ran or after_error: self._notify(f'after_{name}', cleanup=after_error, err=err)
 
 # %% ../nbs/04b_learner.ipynb #65c07979
 @patch
@@ -103,6 +103,7 @@ def _do_batch(self: Learner):
     self.preds = self.model(self.xb); self._notify('after_pred')
     self.loss = self.loss_func(self.preds, self.yb); self._notify('after_loss')
     if not self.training: return
+    check_loss(self.loss, f'epoch {self.epoch}, batch {self.iter}')   # a NaN stops here, before its step
     self.opt.zero_grad()
     self.loss.backward(); self._notify('after_backward')
     self.opt.step(); self._notify('after_step')
@@ -127,8 +128,7 @@ def _one_pass(self: Learner, dl, training):
 @patch
 def _do_epoch(self: Learner):
     "A training pass, then a validation pass."
-    self._one_pass(self.dls.train, True)
-    self._one_pass(self.dls.valid, False)
+    self._one_pass(self.dls.train, True); self._one_pass(self.dls.valid, False)
 
 # %% ../nbs/04b_learner.ipynb #4054fd16
 @patch
@@ -179,6 +179,8 @@ def _reuse_opt(self: Learner, lr):
 @patch
 def fit(self: Learner, n_epoch, lr=0.1, cbs=(), reset_opt=True):
     "Train `n_epoch` epochs at `lr` (a number or a slice); callbacks `cbs` join this call only."
+    check_int(n_epoch, 'n_epoch', 1)   # and before anything changes, loaders that give batches:
+    check_loader(self.dls.train, 'dls.train'); check_loader(self.dls.valid, 'dls.valid', warn_empty=True)
     with self.added_cbs(cbs):
         self.opt = self.create_opt(lr) if reset_opt else self._reuse_opt(lr)
         self.n_epoch, self.lr, self.epoch = n_epoch, lr, 0
@@ -195,9 +197,9 @@ def fit_one_cycle(self: Learner, n_epoch, lr_max=0.1, cbs=(), reset_opt=True, **
 @patch
 def validate(self: Learner, dl=None) -> dict:
     "Loss and metrics over `dl` (default: validation set) in eval mode, as a dict."
-    meter = Meter(self.metrics)
+    meter, dl = Meter(self.metrics), check_loader(self.dls.valid if dl is None else dl, 'dls.valid' if dl is None else 'dl')
     with evaluating(self.model), torch.no_grad():
-        for xb, yb in (self.dls.valid if dl is None else dl):
+        for xb, yb in dl:
             preds = self.model(xb)
             meter.add(preds, yb, self.loss_func(preds, yb))
     return meter.result()
@@ -206,21 +208,20 @@ def validate(self: Learner, dl=None) -> dict:
 @patch
 def get_preds(self: Learner, dl=None) -> tuple[torch.Tensor, torch.Tensor]:
     "The model's outputs and the targets over `dl` (default: validation set), on CPU."
-    preds, targs = [], []
+    preds, targs, dl = [], [], check_loader(self.dls.valid if dl is None else dl, 'dls.valid' if dl is None else 'dl')
     with evaluating(self.model), torch.no_grad():
-        for xb, yb in (self.dls.valid if dl is None else dl): preds.append(self.model(xb)); targs.append(yb)
+        for xb, yb in dl: preds.append(self.model(xb)); targs.append(yb)
     return torch.cat(preds).cpu(), torch.cat(targs).cpu()
 
 # %% ../nbs/04b_learner.ipynb #294ac5d9
 @patch
 def lr_find(self: Learner, start_lr=1e-7, end_lr=10, num_it=100, show_plot=True) -> SuggestedLRs:
-    "Try growing lrs on a few batches, plot the loss, then restore the model."
-    finder = LRFinder(start_lr, end_lr, num_it)
-    state = {k: v.clone() for k, v in self.model.state_dict().items()}
+    "Try growing lrs on a few batches, plot the loss, then restore the model (weights, grads) and the optimizer."
+    finder, opt, n = LRFinder(start_lr, end_lr, num_it), self.opt, len(check_loader(self.dls.train, 'dls.train'))
     try:
-        with self.removed_cbs([cb for cb in self.cbs if isinstance(cb, Recorder)]):
-            self.fit(math.ceil(num_it / len(self.dls.train)), start_lr, cbs=[finder])
-    finally: self.model.load_state_dict(state)
+        with restoring(self.model), self.removed_cbs([cb for cb in self.cbs if isinstance(cb, Recorder)]):
+            self.fit(math.ceil(num_it / n), start_lr, cbs=[finder])
+    finally: self.opt = opt
     self.lr_finder = finder
     if show_plot: finder.plot()
     return finder.suggestion()

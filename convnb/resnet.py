@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_images, check_int, check_number, is_int
-from .inspection import evaluating
+from .inspection import check_loader, evaluating
 from .layers import conv
 from .hooks import Hooks
 
@@ -96,12 +96,13 @@ def _are_pairs(shifts) -> bool:
 
 def tta(learn, dl=None, flip=True, shifts=((1, 1), (-1, -1))) -> tuple[torch.Tensor, torch.Tensor]:
     "Softmax averaged over each batch, its mirror and shifts: `(probs, targs)` on CPU."
+    if not isinstance(flip, bool): raise TypeError(f"flip must be True or False; got {flip!r} ({type(flip).__name__})")
     if not _are_pairs(shifts):
         raise ValueError(f"shifts must be a sequence of (dy, dx) pairs of ints, like ((1, 1), (-1, -1)); got {shifts!r}")
     views = [(0, 0), *shifts]
     probs, targs = [], []
     with evaluating(learn.model), torch.no_grad():
-        for xb, yb in (learn.dls.valid if dl is None else dl):
+        for xb, yb in check_loader(learn.dls.valid if dl is None else dl, 'dls.valid' if dl is None else 'dl'):
             check_images(xb, 'xb')
             p = 0.
             for dy, dx in views:
