@@ -4,7 +4,7 @@
 
 # %% ../nbs/99_cli.ipynb #6de44509
 from __future__ import annotations
-import argparse, ast, json, os, platform, re, subprocess, sys
+import argparse, ast, json, os, platform, re, shutil, subprocess, sys
 from importlib import metadata
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from .inspection import default_device
 
 # %% auto #0
 __all__ = ['FIX', 'requirements', 'min_python', 'doctor', 'nbs_dir', 'lesson_notebooks', 'find_lesson', 'lab_command',
-           'exercise_source', 'practice_notebook', 'practice', 'site_command', 'main']
+           'exercise_source', 'NotebookError', 'practice_notebook', 'read_notebook', 'practice', 'site_command', 'main']
 
 # %% ../nbs/99_cli.ipynb #4c616961
 def requirements() -> list[str]:
@@ -54,20 +54,35 @@ def _label(rel) -> str:
     "A short name for course file `rel`: 'weights/squeezenet1_0.pth' -> 'weights squeezenet1_0'."
     return f"{Path(rel).parent.name} {Path(rel).name.split('.')[0]}"
 
+def _unreadable(e: OSError, path) -> str:
+    "What to say about a file or folder that could not be read."
+    return f"cannot read {e.filename or path}: {e.strerror or e}; check its permissions (e.g. chmod -R a+rX on the folder)"
+
 def _file_row(rel) -> tuple[str, bool, str]:
     "Is course file `rel` on disk with the right sha256, or stood in for by a downloaded copy?"
-    name, path = _label(rel), files.find_file(rel)
-    if path is None:
-        if copy := next((p for p in files.copies(rel) if p.is_file()), None): return (name, True, f'{copy} (downloaded)')
-        return (name, False, f'missing: not in {[str(p) for p in files.candidates(rel)]}')
-    try: files.check_file(path, rel)
+    name, path = _label(rel), None
+    try:
+        if (path := files.find_file(rel)) is None:
+            if copy := next((p for p in files.copies(rel) if p.is_file()), None): return (name, True, f'{copy} (downloaded)')
+            return (name, False, f'missing: not in {[str(p) for p in files.candidates(rel)]}')
+        files.check_file(path, rel)
     except files.ChecksumError as e: return (name, False, str(e))
+    except OSError as e: return (name, False, _unreadable(e, path or rel))   # unreadable file, or folder on the way
     return (name, True, f'{path} (sha256 ok)')
+
+def _folder_row(name, path, why, must_exist) -> tuple[str, bool, str]:
+    "A row for a data folder: fine if it is a folder we can list (or, unless `must_exist`, not made yet)."
+    try:
+        if path.is_dir(): os.listdir(path); return (name, True, f'{path} ({why})')
+        if path.exists(): return (name, False, f'{path} ({why}) is a file, not a folder: point it at a folder')
+    except OSError as e: return (name, False, _unreadable(e, path))
+    return (name, not must_exist, f"{path} ({why}) does not exist{'' if must_exist else ' yet: made on the first download'}")
 
 def _data_rows() -> list[tuple[str, bool, str]]:
     "Where data is looked for, then one row per course file."
-    env = 'from CONVNB_DATA' if os.environ.get('CONVNB_DATA') else 'CONVNB_DATA not set'
-    return ([('data root', True, f'{files.data_root()} ({env})'), ('cache', True, str(files.cache_dir()))]
+    env = bool(os.environ.get('CONVNB_DATA'))
+    return ([_folder_row('data root', files.data_root(), 'from CONVNB_DATA' if env else 'CONVNB_DATA not set', env),
+             _folder_row('cache', files.cache_dir(), 'downloads go here', False)]
             + [_file_row(rel) for rel in files.COURSE_FILES])
 
 # %% ../nbs/99_cli.ipynb #fc803ca7
@@ -127,45 +142,81 @@ def exercise_source(src: str) -> str:
     "Source of an exported cell with every function and method body replaced by an exercise."
     lines = src.splitlines()
     directives = [l for l in lines if l.startswith('#|')]
-    tree = ast.parse('\n'.join(l for l in lines if not l.startswith('#|')))
+    tree = ast.parse('\n'.join('' if l.startswith('#|') else l for l in lines))  # blank, so line numbers stay right
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)): _hollow(node)
     return '\n'.join(directives + ['# Exercise: fill in the bodies below, then run the tests that follow.', ast.unparse(tree)])
 
 # %% ../nbs/99_cli.ipynb #c01ddae3
+class NotebookError(ValueError):
+    "A notebook that cannot be read or turned into a practice copy; the message names it, and the cell."
+
+def _source(cell) -> str:
+    "A cell's source as one string (notebooks store a string or a list of lines)."
+    src = cell.get('source', '')
+    if isinstance(src, list) and all(isinstance(l, str) for l in src): return ''.join(src)
+    if isinstance(src, str): return src
+    raise NotebookError(f"its source is {type(src).__name__}, not text")
+
 def _is_export(cell) -> bool:
     "Is this a code cell that goes into the package?"
-    first = cell.get('source', '')
-    first = ''.join(first) if isinstance(first, list) else first
     return cell.get('cell_type') == 'code' and any(l.replace(' ', '') in ('#|export', '#|exporti', '#|exports')
-                                                  for l in first.splitlines() if l.startswith('#|'))
+                                                  for l in _source(cell).splitlines() if l.startswith('#|'))
 
-def practice_notebook(nb: dict) -> dict:
+def practice_notebook(nb: dict, name='the notebook') -> dict:
     "A practice copy of a notebook dict: outputs cleared, exported code turned into exercises."
+    cells = nb.get('cells') if isinstance(nb, dict) else None
+    if not (isinstance(cells, list) and all(isinstance(c, dict) for c in cells)):
+        raise NotebookError(f"{name} is not a notebook: it has no list of cells")
     nb = json.loads(json.dumps(nb))
-    for cell in nb['cells']:
+    for i, cell in enumerate(nb['cells'], 1):
         if cell.get('cell_type') != 'code': continue
         cell['outputs'], cell['execution_count'] = [], None
-        if _is_export(cell):
-            src = ''.join(cell['source']) if isinstance(cell['source'], list) else cell['source']
-            cell['source'] = exercise_source(src)
+        try:
+            if _is_export(cell): cell['source'] = exercise_source(_source(cell))
+        except SyntaxError as e:
+            raise NotebookError(f"{name}, cell {i}: line {e.lineno} of its exported code is not Python ({e.msg}): "
+                                f"{(e.text or '').strip()!r}; move magics such as %time or !pip to a cell that is not "
+                                f"exported") from None
+        except NotebookError as e: raise NotebookError(f"{name}, cell {i}: {e}") from None
     return nb
 
+def read_notebook(path) -> dict:
+    "The notebook at `path` as a dict; a NotebookError that names it if it is not notebook JSON."
+    try: return json.loads(Path(path).read_text(encoding='utf-8'))
+    except json.JSONDecodeError as e:
+        raise NotebookError(f"{path} is not valid notebook JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
+                            f"restore it from the course repository") from None
+    except UnicodeDecodeError: raise NotebookError(f"{path} is not a notebook: it is not UTF-8 text") from None
+
 # %% ../nbs/99_cli.ipynb #74e9ce7c
+def _write_all(nbs: dict, dest: Path):
+    "Write the notebooks `{name: nb}` into a hidden folder beside `dest`, then move them in: all of them, or none."
+    tmp = dest.parent/f'.{dest.name}.{os.getpid()}.part'
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
+        for name, nb in nbs.items(): (tmp/name).write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding='utf-8')
+        if not dest.exists(): tmp.rename(dest)           # one step: dest appears complete
+        else:
+            for name in nbs: os.replace(tmp/name, dest/name)
+    except OSError as e:
+        raise OSError(f"could not write the practice copy to {dest}: {e.strerror or e} ({e.filename or tmp}). Choose a "
+                      f"folder you can write to, or free some disk space, and run it again.") from e
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
 def practice(dest='practice', force=False) -> list[Path]:
-    "Write a practice copy of every lesson into `dest`; never overwrite work unless `force`."
-    dest = Path(dest)
-    lessons = lesson_notebooks()
+    "Write a practice copy of every lesson into `dest`, all or nothing; never overwrite work unless `force`."
+    dest, lessons = Path(dest), lesson_notebooks()
+    if dest.exists() and not dest.is_dir(): raise NotADirectoryError(f"{dest} is a file: choose a folder for the copy")
     clash = [dest/p.name for p in lessons if (dest/p.name).exists()]
     if clash and not force:
         raise FileExistsError(f"{len(clash)} practice notebooks already exist in {dest} (e.g. {clash[0]}); "
                               f"they may hold your work. Choose another folder, or pass --force to overwrite them.")
-    written = []
-    for p in lessons:
-        nb = practice_notebook(json.loads(p.read_text(encoding='utf-8')))
-        with files.atomic_path(dest/p.name) as tmp: tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding='utf-8')
-        written.append(dest/p.name)
-    return written
+    try: nbs = {p.name: practice_notebook(read_notebook(p), str(p)) for p in lessons}   # all made before any is written
+    except OSError as e: raise OSError(f"could not read a lesson: {_unreadable(e, nbs_dir())}") from e
+    _write_all(nbs, dest)
+    return [dest/name for name in nbs]
 
 # %% ../nbs/99_cli.ipynb #4e20c3e5
 def site_command(out=None, force=False) -> list[str]:
@@ -207,6 +258,6 @@ def main(argv=None) -> int:
         written = practice(args.dir, force=args.force)
         print(f'Wrote {len(written)} practice notebooks to {Path(args.dir).resolve()}; open them with: jupyter lab {args.dir}')
         return 0
-    except (FileNotFoundError, FileExistsError) as e:
+    except (OSError, NotebookError) as e:   # a missing, unreadable or unwritable file or folder, a broken notebook
         print(f'convnb {args.cmd}: {e}', file=sys.stderr)
         return 2

@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .checks import as_pair
-from .kernels import check_conv
+from .checks import as_pair, check_range
+from .kernels import check_conv, conv_tensors
 
 # %% auto #0
 __all__ = ['conv2d_unfold', 'conv_matrix']
@@ -33,36 +33,32 @@ def _im2col(x, kernel_size, stride, padding, dilation) -> torch.Tensor:
     return v.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)              # the one copy
 
 # %% ../nbs/02_conv2d.ipynb #bb20e2aa
-def _check_types(x, w):
-    "A clear ValueError unless `x` and `w` have one float dtype and one device."
-    if x.dtype != w.dtype or not x.dtype.is_floating_point:
-        raise ValueError(f"x is {x.dtype} and w is {w.dtype}: use the same float type for both, e.g. x.float() / 255")
-    if x.device != w.device:
-        raise ValueError(f"x is on {x.device} and w on {w.device}: put both on the same device, e.g. x.to(w.device)")
-
-# %% ../nbs/02_conv2d.ipynb #901820e4
 def conv2d_unfold(x, w, bias=None, stride=1, padding=0, dilation=1) -> torch.Tensor:
-    "2D convolution as im2col and one matrix multiply; the same result as `F.conv2d`."
+    "2D convolution as im2col and one matrix multiply; the same result as `F.conv2d`; computes in `conv_dtype`."
+    x, w, bias = conv_tensors(x=x, w=w, bias=bias)
     stride, padding, dilation, (oh, ow) = check_conv(x.shape, w.shape, None if bias is None else bias.shape,
                                                      stride, padding, dilation)
-    _check_types(x, w)
+    if not x.is_floating_point() and x.device.type != 'cpu':
+        raise TypeError(f"x and w are whole numbers ({x.dtype}), which PyTorch multiplies only on the CPU; "
+                        f"on {x.device}, convert them to floats first, e.g. x.float() and w.float()")
     cols = _im2col(x, w.shape[2:], stride, padding, dilation)  # (N, C_in*kH*kW, oh*ow): one patch per column
     out = w.reshape(len(w), -1) @ cols                          # (C_out, C_in*kH*kW) @ that -> (N, C_out, oh*ow)
     if bias is not None: out += bias[:, None]
     return out.view(len(x), len(w), oh, ow)                     # already channels first: no copy
 
 # %% ../nbs/02_conv2d.ipynb #0d87a50c
-def conv_matrix(w, in_size, stride=1, padding=0) -> torch.Tensor:
-    "M, `(C_out*oh*ow, C_in*H*W)`: `M @ x.flatten()` convolves one image (no bias)."
-    h, wd = as_pair(in_size, 'in_size')
-    c_in = w.shape[1] if w.ndim == 4 else 0
-    _, _, _, (oh, ow) = check_conv((1, c_in, h, wd), w.shape, None, stride, padding)
+def conv_matrix(w, in_size, stride=1, padding=0, dilation=1) -> torch.Tensor:
+    "M, `(C_out*oh*ow, C_in*H*W)`: `M @ x.flatten()` convolves one image (no bias); M is in `conv_dtype(w)`."
+    w, = conv_tensors(w=w)
+    h, wd = (check_range(v, 'in_size', 1) for v in as_pair(in_size, 'in_size'))
+    c_in = w.shape[1] if w.ndim == 4 else 1
+    stride, padding, dilation, (oh, ow) = check_conv((1, c_in, h, wd), w.shape, None, stride, padding, dilation)
     n_in, n_out = c_in * h * wd, len(w)
     if n_out * oh * ow * n_in > 5e7:
         raise ValueError(f"conv_matrix would be {n_out*oh*ow:,} x {n_in:,} = {n_out*oh*ow*n_in:,} entries for w "
                          f"{tuple(w.shape)} on {h}x{wd}; it is meant for small images (at most 5e7 entries)")
     pix = torch.arange(1., n_in + 1, dtype=torch.float64, device=w.device).view(1, c_in, h, wd)  # pixel numbers, from 1
-    src = F.unfold(pix, w.shape[2:], padding=padding, stride=stride)[0].T.long() - 1  # (oh*ow, C_in*kH*kW); -1: padding
+    src = F.unfold(pix, w.shape[2:], dilation, padding, stride)[0].T.long() - 1  # (oh*ow, C_in*kH*kW); -1: padding
     src = src.where(src >= 0, n_in)  # weights that meet padding go to an extra column, dropped below
     M = w.new_zeros(n_out, oh * ow, n_in + 1)
     M.scatter_(2, src.expand(n_out, -1, -1), w.reshape(n_out, 1, -1).expand(-1, oh * ow, -1))

@@ -4,25 +4,51 @@
 
 # %% ../nbs/01_kernels_by_hand.ipynb #ac0f48bf
 from __future__ import annotations
-import operator
+import functools, operator
 
 import torch
 import torch.nn.functional as F
 
-from .checks import as_pair, check_range
+from .checks import as_pair, check_range, describe
 
 # %% auto #0
-__all__ = ['top_edge', 'left_edge', 'diag1_edge', 'diag2_edge', 'apply_kernel', 'check_conv', 'conv2d_loops']
+__all__ = ['top_edge', 'left_edge', 'diag1_edge', 'diag2_edge', 'conv_dtype', 'conv_tensors', 'apply_kernel', 'check_conv',
+           'conv2d_loops']
 
 # %% ../nbs/01_kernels_by_hand.ipynb #d901edff
 top_edge = torch.tensor([[-1., -1., -1.],
                          [ 0.,  0.,  0.],
                          [ 1.,  1.,  1.]])
 
-# %% ../nbs/01_kernels_by_hand.ipynb #4edede4b
+# %% ../nbs/01_kernels_by_hand.ipynb #8951d300
+def conv_dtype(*tensors) -> torch.dtype:
+    "The dtype a convolution of `tensors` computes in: torch's promotion, but whole numbers (and bools) as int64."
+    dt = functools.reduce(torch.promote_types, [t.dtype for t in tensors])
+    return dt if dt.is_floating_point else torch.int64   # uint8 * uint8 would wrap around at 256
+
+def conv_tensors(**tensors) -> tuple:
+    "The tensors given by name (a `bias` may be None), checked and converted to their `conv_dtype`."
+    given = {k: t for k, t in tensors.items() if not (k == 'bias' and t is None)}
+    for name, t in given.items():
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch tensor; got {describe(t)} (convert it with torch.as_tensor)")
+        if t.is_complex(): raise TypeError(f"{name} must hold real numbers; got {describe(t)}")
+    if len({t.device for t in given.values()}) > 1:
+        where = ' and '.join(f'{k} on {t.device}' for k, t in given.items())
+        raise ValueError(f"{where}: put them on the same device, e.g. x.to(w.device)")
+    dt = conv_dtype(*given.values())
+    return tuple(None if t is None else t.to(dt) for t in tensors.values())
+
+# %% ../nbs/01_kernels_by_hand.ipynb #0d3da617
+def _tensor(v, name) -> torch.Tensor:
+    "`v` as a tensor (a tensor, numpy array or nested list of numbers); a TypeError naming `name` otherwise."
+    try: return torch.as_tensor(v)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a tensor (or a numpy array or nested list of numbers); got {describe(v)}") from None
+
 def apply_kernel(img, row, col, kernel) -> torch.Tensor:
     "`kernel` times the patch of `img` centred at (`row`, `col`), summed: one pixel."
-    img, kernel = torch.as_tensor(img), torch.as_tensor(kernel)
+    img, kernel = conv_tensors(img=_tensor(img, 'img'), kernel=_tensor(kernel, 'kernel'))  # one dtype: see below
     if img.ndim != 2: raise ValueError(f"img must be one channel, shape (H,W); got shape {tuple(img.shape)}")
     try:  # operator.index takes ints and 0-d int tensors; a bool is not a pixel index
         if isinstance(row, bool) or isinstance(col, bool): raise TypeError
@@ -51,6 +77,9 @@ def check_conv(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilation=
     if len(x_shape) != 4: raise ValueError(f"x must be 4D (N,C_in,H,W); got shape {x_shape} (one image? use x[None])")
     if len(w_shape) != 4:
         raise ValueError(f"w must be 4D (C_out,C_in,kH,kW); got shape {w_shape} (one 3x3 kernel? use w[None,None])")
+    if 0 in x_shape[1:] or 0 in w_shape[1:]:
+        raise ValueError(f"x {x_shape} and w {w_shape} need at least one input channel, and one row and column of pixels "
+                         f"and of kernel taps (only the batch size N and C_out may be 0)")
     if x_shape[1] != w_shape[1]:
         raise ValueError(f"channel mismatch: x {x_shape} has {x_shape[1]} channel(s) but w {w_shape} expects "
                          f"C_in={w_shape[1]}")
@@ -70,13 +99,14 @@ def check_conv(x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilation=
 
 # %% ../nbs/01_kernels_by_hand.ipynb #aca76aac
 def conv2d_loops(x, w, bias=None, stride=1, padding=0, dilation=1) -> torch.Tensor:
-    "The reference 2D convolution, plain loops; like `F.conv2d`, it does not flip `w`."
+    "The reference 2D convolution, plain loops; like `F.conv2d`, it does not flip `w`; computes in `conv_dtype`."
+    x, w, bias = conv_tensors(x=x, w=w, bias=bias)
     bias_shape = None if bias is None else bias.shape
     (sh, sw), (ph, pw), (dh, dw), (oh, ow) = check_conv(x.shape, w.shape, bias_shape, stride, padding, dilation)
     x = F.pad(x, (pw, pw, ph, ph))
     n_img, n_out = len(x), len(w)
     kh, kw = dh * (w.shape[2] - 1) + 1, dw * (w.shape[3] - 1) + 1   # pixels the (dilated) kernel spans
-    out = torch.zeros(n_img, n_out, oh, ow, dtype=torch.promote_types(x.dtype, w.dtype), device=x.device)
+    out = torch.zeros(n_img, n_out, oh, ow, dtype=x.dtype, device=x.device)
     for n in range(n_img):
         for o in range(n_out):
             for i in range(oh):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['conv', 'simple_cnn']
+__all__ = ['conv', 'PoolFlatten', 'simple_cnn']
 
 # %% ../nbs/04_simple_cnn.ipynb #69621a97
 def conv(ni, nf, ks=3, stride=2, act=True, bn=False) -> nn.Sequential:
@@ -22,7 +22,11 @@ def conv(ni, nf, ks=3, stride=2, act=True, bn=False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 # %% ../nbs/04_simple_cnn.ipynb #dcd115d1
+class PoolFlatten(nn.Flatten):
+    "`nn.Flatten` after averaging each channel over its grid: `(N,C,H,W)` -> `(N,C)` whatever `H` and `W` are."
+    def forward(self, x): return super().forward(x.mean((-2, -1), keepdim=True))   # no `if`: torch.fx can trace it
+
 def simple_cnn(n_in=1, n_out=10, bn=True) -> nn.Sequential:
-    "The stride-2 MNIST net: 28x28 down to 1x1, with 8, 16, 32, 64, `n_out` channels."
+    "The stride-2 MNIST net: 28x28 down to 1x1, with 8, 16, 32, 64, `n_out` channels; `(N, n_out)` for any size."
     return nn.Sequential(conv(n_in, 8, ks=5, bn=bn), conv(8, 16, bn=bn), conv(16, 32, bn=bn), conv(32, 64, bn=bn),
-                         conv(64, n_out, act=False), nn.Flatten())
+                         conv(64, n_out, act=False), PoolFlatten())

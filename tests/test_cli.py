@@ -70,3 +70,140 @@ def test_site_dry_run_names_the_builder_and_the_folder(tmp_path):
 def test_doctor_does_not_ask_for_the_website_tools():
     r = run('doctor', env={'CONVNB_DATA': ''})
     assert 'sphinx' not in r.stdout.lower() and 'myst' not in r.stdout.lower()
+
+
+# --- hostile cases (issue 18): no traceback, one clear line, nothing half-written ------------------------------------
+# The tests run as root, which ignores file permissions, so unreadable and unwritable files are simulated by making the
+# functions that touch them raise what the system would raise.
+import errno, io
+from convnb import cli
+
+
+def _doctor(monkeypatch, data, **env):
+    for k, v in {'CONVNB_DATA': str(data), 'CONVNB_CACHE': str(data), 'TORCH_HOME': str(data), **env}.items():
+        monkeypatch.setenv(k, v)
+    buf = io.StringIO()
+    status = cli.doctor(file=buf)
+    return status, {line[4:].split('  ')[0].strip(): line[:3] for line in buf.getvalue().splitlines() if line[3:4] == ' '}, buf.getvalue()
+
+
+def test_doctor_unreadable_file_is_a_bad_row(tmp_path, monkeypatch):
+    (tmp_path / 'photos').mkdir()
+    (tmp_path / 'photos' / 'dog.jpg').write_bytes(b'a dog')
+    real = Path.read_bytes
+    def read_bytes(self):
+        if self.name == 'dog.jpg': raise PermissionError(errno.EACCES, 'Permission denied', str(self))
+        return real(self)
+    monkeypatch.setattr(Path, 'read_bytes', read_bytes)
+    status, rows, out = _doctor(monkeypatch, tmp_path)
+    assert status == 1 and rows['photos dog'] == 'BAD', out
+    assert f"cannot read {tmp_path / 'photos' / 'dog.jpg'}: Permission denied; check its permissions" in out
+
+
+def test_doctor_unreadable_folder_is_a_bad_row(tmp_path, monkeypatch):
+    data = tmp_path / 'data'
+    (data / 'mnist').mkdir(parents=True)
+    real_stat, real_listdir = Path.stat, os.listdir
+    def stat(self, **kw):   # like a folder without the x bit: nothing inside it can be looked at
+        if str(self).startswith(f'{data}/'): raise PermissionError(errno.EACCES, 'Permission denied', str(self))
+        return real_stat(self, **kw)
+    def listdir(p='.'):
+        if Path(p) == data: raise PermissionError(errno.EACCES, 'Permission denied', str(p))
+        return real_listdir(p)
+    monkeypatch.setattr(Path, 'stat', stat)
+    monkeypatch.setattr(os, 'listdir', listdir)
+    status, rows, out = _doctor(monkeypatch, data, CONVNB_CACHE=str(tmp_path / 'cache'))
+    assert status == 1, out
+    assert rows['data root'] == 'BAD' and rows['mnist train-images-idx3-ubyte'] == 'BAD' and rows['cache'] == 'ok ', out
+    assert f'cannot read {data}: Permission denied' in out and 'Traceback' not in out
+
+
+def test_doctor_data_root_that_is_a_file(tmp_path):
+    (tmp_path / 'data.txt').write_text('not a folder')
+    r = run('doctor', env={'CONVNB_DATA': str(tmp_path / 'data.txt'), 'CONVNB_CACHE': str(tmp_path / 'cache'),
+                           'TORCH_HOME': str(tmp_path)})
+    assert r.returncode == 1 and 'Traceback' not in r.stderr
+    assert f"BAD data root" in r.stdout and 'is a file, not a folder' in r.stdout, r.stdout
+    r = run('doctor', env={'CONVNB_DATA': str(tmp_path / 'nowhere'), 'CONVNB_CACHE': str(tmp_path / 'cache'),
+                           'TORCH_HOME': str(tmp_path)})
+    assert 'BAD data root' in r.stdout and 'does not exist' in r.stdout, r.stdout
+
+
+def _fail_writes(monkeypatch, error, after=0):
+    "Make the `after`+1-th and later notebook writes raise `error`."
+    real, count = Path.write_text, [0]
+    def write_text(self, *a, **kw):
+        if '.ipynb' in self.name:   # a notebook, or a temporary file for one
+            count[0] += 1
+            if count[0] > after: raise error
+        return real(self, *a, **kw)
+    monkeypatch.setattr(Path, 'write_text', write_text)
+
+
+@pytest.mark.parametrize('error, after, words', [
+    (PermissionError(errno.EACCES, 'Permission denied'), 0, 'Permission denied'),
+    (OSError(errno.ENOSPC, 'No space left on device'), 5, 'No space left on device')])
+def test_practice_failed_write_leaves_nothing_and_rerun_works(tmp_path, monkeypatch, capsys, error, after, words):
+    dest = tmp_path / 'mine'
+    with monkeypatch.context() as m:
+        _fail_writes(m, error, after)
+        assert cli.main(['practice', str(dest)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f'convnb practice: could not write the practice copy to {dest}: {words}'), err
+    assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err
+    assert not dest.exists() and list(tmp_path.iterdir()) == [], 'nothing half-written, no temporary folder'
+    assert cli.main(['practice', str(dest)]) == 0, 'the rerun is not blocked and needs no --force'
+    assert len(list(dest.glob('*.ipynb'))) == len(cli.lesson_notebooks())
+
+
+def test_practice_failed_write_into_existing_folder_keeps_it_as_it_was(tmp_path, monkeypatch, capsys):
+    dest = tmp_path / 'mine'; dest.mkdir(); (dest / 'notes.txt').write_text('mine')
+    _fail_writes(monkeypatch, OSError(errno.ENOSPC, 'No space left on device'), after=3)
+    assert cli.main(['practice', str(dest)]) == 2
+    assert 'No space left on device' in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['mine'] and [p.name for p in dest.iterdir()] == ['notes.txt']
+
+
+def test_practice_unwritable_parent_folder(tmp_path, monkeypatch, capsys):
+    def mkdir(self, *a, **kw): raise PermissionError(errno.EACCES, 'Permission denied', str(self))
+    monkeypatch.setattr(Path, 'mkdir', mkdir)
+    assert cli.main(['practice', str(tmp_path / 'a' / 'b')]) == 2
+    err = capsys.readouterr().err
+    assert 'could not write the practice copy' in err and 'Permission denied' in err and len(err.splitlines()) == 1
+
+
+def _lessons(folder, **notebooks):
+    folder.mkdir()
+    ok = {'cells': [{'cell_type': 'code', 'source': ['#| export\n', 'def f():\n', '    "Doc."\n', '    return 1'],
+                     'metadata': {}, 'outputs': [], 'execution_count': 1}], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}
+    (folder / '00_fine.ipynb').write_text(json.dumps(ok))
+    for name, text in notebooks.items(): (folder / f'{name}.ipynb').write_text(text)
+    return {'CONVNB_NBS': str(folder)}
+
+
+@pytest.mark.parametrize('text, words', [
+    ('{"cells": [', '01_broken.ipynb is not valid notebook JSON (Expecting value at line 1, column 12)'),
+    (json.dumps({'cells': [{'cell_type': 'code', 'source': '#| export\nimport torch\n%time x = 1'}]}),
+     "01_broken.ipynb, cell 1: line 3 of its exported code is not Python (invalid syntax): '%time x = 1'"),
+    (json.dumps({'cells': [{'cell_type': 'code', 'source': '#| export\ndef f(:\n  pass'}]}), '01_broken.ipynb, cell 1: line 2'),
+    (json.dumps([1, 2]), '01_broken.ipynb is not a notebook: it has no list of cells')])
+def test_practice_broken_notebook_is_one_clear_line(tmp_path, text, words):
+    env = _lessons(tmp_path / 'nbs', **{'01_broken': text})
+    r = run('practice', str(tmp_path / 'out'), env=env)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith('convnb practice: ') and words in r.stderr, r.stderr
+    assert not (tmp_path / 'out').exists(), 'nothing written when a lesson is broken'
+    r = run('practice', str(tmp_path / 'out2'), env=_lessons(tmp_path / 'nbs2'))
+    assert r.returncode == 0 and (tmp_path / 'out2' / '00_fine.ipynb').is_file(), r.stderr
+
+
+def test_practice_unreadable_lesson(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv('CONVNB_NBS', _lessons(tmp_path / 'nbs')['CONVNB_NBS'])
+    real = Path.read_text
+    def read_text(self, *a, **kw):
+        if self.name == '00_fine.ipynb': raise PermissionError(errno.EACCES, 'Permission denied', str(self))
+        return real(self, *a, **kw)
+    monkeypatch.setattr(Path, 'read_text', read_text)
+    assert cli.main(['practice', str(tmp_path / 'out')]) == 2
+    err = capsys.readouterr().err
+    assert f"could not read a lesson: cannot read {tmp_path / 'nbs' / '00_fine.ipynb'}: Permission denied" in err, err
