@@ -20,18 +20,24 @@ __all__ = ['conv_out_size', 'Axis', 'slide', 'receptive_field', 'centre_gradient
            'layers_needed', 'conv_params']
 
 # %% ../nbs/03_stride_padding.ipynb #efef2c48
-def conv_out_size(n, ks, stride=1, padding=0, dilation=1, ceil_mode=False) -> int:
-    "Pixels out of a window over `n` pixels: (n + 2p - d(k-1) - 1)//s + 1, or rounded up."
+def _check_window(n, ks, stride, padding, dilation, ceil_mode=False):
+    "Raise a clear ValueError unless a window of `ks` taps fits on `n` pixels (one axis: ints, not (h, w) pairs)."
     for name, v, lo in (('n', n, 1), ('ks', ks, 1), ('stride', stride, 1), ('padding', padding, 0), ('dilation', dilation, 1)):
-        check_int(v, name, lo)   # one axis: ints, not (h, w) pairs
+        check_int(v, name, lo)
     span = dilation * (ks - 1) + 1
-    room = n + 2 * padding - span                   # how far the window can move
-    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= n + padding: out -= 1  # the last window must start inside the image
-    if out < 1 or (room < 0 and not ceil_mode):
+    room = n + 2 * padding - span                      # how far the window can move
+    if room < 0 and not (ceil_mode and room > -stride):  # with ceil_mode a last window may hang over the edge
         raise ValueError(f"a kernel of {ks} taps with dilation {dilation} spans {span} pixels and does not fit in "
                          f"{n} pixels + 2x{padding} padding = {n + 2*padding}")
-    return out
+
+# %% ../nbs/03_stride_padding.ipynb #f807546c
+def conv_out_size(n, ks, stride=1, padding=0, dilation=1, ceil_mode=False) -> int:
+    "Pixels out of a window over `n` pixels: (n + 2p - d(k-1) - 1)//s + 1, or rounded up."
+    _check_window(n, ks, stride, padding, dilation, ceil_mode)
+    room = n + 2 * padding - dilation * (ks - 1) - 1   # how far the window can move
+    if not ceil_mode: return room // stride + 1
+    out = ceil_div(room, stride) + 1
+    return out - 1 if (out - 1) * stride >= n + padding else out   # the last window must start inside the image
 
 # %% ../nbs/03_stride_padding.ipynb #3e2db5fc
 class Axis(NamedTuple):
@@ -41,6 +47,7 @@ class Axis(NamedTuple):
     rf: int       # image pixels one pixel of this layer sees
     start: float  # centre of the first pixel's receptive field, in image pixels
 
+# %% ../nbs/03_stride_padding.ipynb #f7098787
 def slide(a: Axis, ks, stride=1, padding=0, dilation=1, ceil_mode=False, right=None) -> Axis:
     "Axis `a` after a window of `ks` taps (`right`: padding on the right, if not `padding`)."
     span = dilation * (ks - 1) + 1

@@ -118,7 +118,6 @@ def show_heatmap(img, heatmap, alpha=0.6, cmap='magma', ax=None, titles=None, nc
 _HEAD = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)  # what a classifier head is made of
 
 def _last_leaf(m) -> nn.Module: return leaf_modules(m)[-1][1]
-
 def _is_head(m) -> bool: return isinstance(_last_leaf(m), (*_HEAD, nn.Dropout))  # ends in pooling, flatten, linear...
 
 def default_layer(model) -> nn.Module:
@@ -140,7 +139,6 @@ def _linear_head(model, layer) -> nn.Linear:
                          f"the pooling, or use grad_cam for other nets")
     return lins[0]
 
-# %% ../nbs/07_heatmaps.ipynb #2cb27834
 def _check_target(scores, target) -> torch.Tensor:
     "`target` as class indices, one per image, checked against (N,n_classes) `scores`."
     if not (isinstance(scores, torch.Tensor) and scores.ndim == 2):
@@ -154,27 +152,29 @@ def _check_target(scores, target) -> torch.Tensor:
         raise ValueError(f"target {target} is not a class index: the model has {k} classes (0..{k - 1})")
     return t
 
-def _check_cam(maps, scores, t, lin, layer):
-    "Raise a ValueError unless each map's mean plus the bias is the class score."
+def _check_cam(feats, scores, t, lin, layer):
+    "Raise a ValueError unless `layer`'s maps, averaged and put through `lin`, give the class scores."
+    if feats.shape[1] != lin.in_features:
+        raise ValueError(f"{type(layer).__name__} gives {feats.shape[1]} channels but the linear layer takes "
+                         f"{lin.in_features}: pass the layer right before the pooling")
     bias = 0 if lin.bias is None else lin.bias.detach()[t]
-    ref = (scores.gather(1, t[:, None])[:, 0] - bias).to(maps.dtype)
-    miss, size = (maps.mean((1, 2)) - ref).abs(), maps.abs().mean((1, 2)) + ref.abs()  # size: how big the numbers are
-    if (miss > max(1e-2, 10 * torch.finfo(maps.dtype).eps) * size).any():
+    ref = (scores.gather(1, t[:, None])[:, 0] - bias).to(feats.dtype)
+    parts = lin.weight.detach()[t].to(feats.dtype) * feats.mean((2, 3))     # each channel's share of the score
+    miss, size = (parts.sum(1) - ref).abs(), parts.abs().sum(1) + ref.abs()  # size: how big the numbers are
+    if (miss > max(1e-2, 10 * torch.finfo(feats.dtype).eps) * size).any():
         raise ValueError(f"the mean of {type(layer).__name__}'s map plus the bias is not the class score (off by up to "
                          f"{miss.max():.3g}): this layer is not what the pooling averages; pass the layer right before "
                          f"it, or use grad_cam")
 
+# %% ../nbs/07_heatmaps.ipynb #2cb27834
 def cam(model, x, target, layer=None) -> torch.Tensor:
     "Class activation map of `target` for a net ending in global pooling and linear."
     layer = default_layer(model) if layer is None else layer
     lin, (xb, one) = _linear_head(model, layer), _as_batch(x)
     with evaluating(model), torch.no_grad(), _watch(model, layer) as h: scores = model(_to_model(model, xb))
     feats, t = _kept(h)[0], _check_target(scores, target)
-    if feats.shape[1] != lin.in_features:
-        raise ValueError(f"{type(layer).__name__} gives {feats.shape[1]} channels but the linear layer takes "
-                         f"{lin.in_features}: pass the layer right before the pooling")
+    _check_cam(feats, scores, t, lin, layer)
     maps = torch.einsum('nk,nkij->nij', lin.weight.detach()[t].to(feats.dtype), feats)
-    _check_cam(maps, scores, t, lin, layer)
     return maps[0] if one else maps
 
 # %% ../nbs/07_heatmaps.ipynb #a38ac2af
