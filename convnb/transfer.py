@@ -6,7 +6,6 @@
 from __future__ import annotations
 import copy
 from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import torch
@@ -58,6 +57,7 @@ def create_body(model, cut=None) -> nn.Sequential:
     body = kids[0] if len(kids) == 1 and isinstance(kids[0], nn.Sequential) else nn.Sequential(*kids)
     return copy.deepcopy(body).train()   # train mode: TrainEval would keep an eval-mode body in eval
 
+# %% ../nbs/09_transfer.ipynb #3a045a1d
 class ConcatPool(nn.Module):
     "Adaptive average and max pooling to 1x1, side by side: `2C` features."
     def forward(self, x): return torch.cat([F.adaptive_avg_pool2d(x, 1), F.adaptive_max_pool2d(x, 1)], 1)
