@@ -24,6 +24,7 @@ def _check_window(n, ks, stride, padding, dilation, ceil_mode=False):
     "Raise a clear ValueError unless a window of `ks` taps fits on `n` pixels (one axis: ints, not (h, w) pairs)."
     for name, v, lo in (('n', n, 1), ('ks', ks, 1), ('stride', stride, 1), ('padding', padding, 0), ('dilation', dilation, 1)):
         check_int(v, name, lo)
+    if not isinstance(ceil_mode, bool): raise TypeError(f"ceil_mode must be True or False; got {ceil_mode!r}")
     span = dilation * (ks - 1) + 1
     room = n + 2 * padding - span                      # how far the window can move
     if room < 0 and not (ceil_mode and room > -stride):  # with ceil_mode a last window may hang over the edge

@@ -235,8 +235,6 @@ def test_conv_out_size_matches_pooling(n, ks, stride, padding, dilation, ceil_mo
     assert f() == got, (n, ks, stride, padding, dilation, ceil_mode)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18, 03_stride_padding: conv_out_size takes any truthy value as "
-                                       "ceil_mode (ceil_mode='no' rounds up); remove this mark when it refuses them")
 @fast(10)
 @given(st.sampled_from(['no', 'False', 1, 0.0, None]))
 def test_conv_out_size_ceil_mode_must_be_bool(value):
