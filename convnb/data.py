@@ -11,8 +11,8 @@ import torch
 
 from .checks import ceil_div, check_int, check_tensor, is_number
 from .files import DataNotFound, ChecksumError, cache_dir, data_root, atomic_path, sha256, download
-from .files import socket_timeout, check_file, find_file, candidates, copies, fetch, gunzip_checked, not_found_error
-from .images import decode_image_tar
+from .files import socket_timeout, check_file, find_file, candidates, copies, fetch, cached_arrays, not_found_error
+from .images import decode_image_tar, as_images, check_pixels, unit_float, safe_std, norm_stats, photo_batch
 from .inspection import default_device
 from .show import show_images
 # users import these from convnb.data too
@@ -37,14 +37,17 @@ def parse_idx(raw: bytes) -> np.ndarray:
 # %% ../nbs/00_data.ipynb #4d2168bd
 def _mnist_file(name) -> np.ndarray:
     "One MNIST IDX file as an array, from disk or, failing that, downloaded into the cache."
-    rel = f'mnist/{name}.gz'
-    path = fetch(rel, f'MNIST file {name}.gz')
-    return parse_idx(gunzip_checked(path.read_bytes(), rel, path))
+    return parse_idx(fetch(f'mnist/{name}.gz', f'MNIST file {name}.gz'))
 
 # %% ../nbs/00_data.ipynb #a1d990bf
+def _check_train(train) -> bool:
+    "`train` if it is True or False; a TypeError otherwise."
+    if isinstance(train, (bool, np.bool_)): return bool(train)
+    raise TypeError(f"train must be True or False; got {train!r} ({type(train).__name__}). For the test set: train=False")
+
 def mnist(train=True) -> tuple[torch.Tensor, torch.Tensor]:
     "MNIST images `(N,28,28)` uint8 and labels `(N,)` int64: 60,000 train or 10,000 test."
-    split = 'train' if train else 't10k'
+    split = 'train' if _check_train(train) else 't10k'
     x = _mnist_file(f'{split}-images-idx3-ubyte')
     y = _mnist_file(f'{split}-labels-idx1-ubyte')
     return torch.from_numpy(x.copy()), torch.from_numpy(y.astype(np.int64))
@@ -81,15 +84,17 @@ def _cifar_cache(split) -> list[Path]:
     "The two cache files (images, labels) of one CIFAR-10 split."
     return [p for p in copies(_CIFAR_TAR) if p.name.startswith(f'{split}_')]
 
+def _check_cifar(x, y):
+    "Raise a ValueError unless `x`, `y` are CIFAR-10 images uint8 `(N,3,32,32)` and `N` int64 labels in 0..9."
+    if not (x.dtype == np.uint8 and x.shape[1:] == (3, 32, 32) and y.dtype == np.int64 and y.shape == x.shape[:1]
+            and (y.size == 0 or 0 <= y.min() <= y.max() <= 9)):
+        raise ValueError(f"{x.dtype} images {x.shape} and {y.dtype} labels {y.shape}, not N uint8 (3,32,32) and N labels 0..9")
+
 def cifar10(train=True) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     "CIFAR-10 images `(N,3,32,32)` uint8, labels `(N,)` int64, class names; 50,000 or 10,000."
-    xf, yf = _cifar_cache('train' if train else 'test')
-    if not (xf.is_file() and yf.is_file()):
-        for split, arrays in _cifar_arrays().items():
-            for f, a in zip(_cifar_cache(split), arrays):
-                with atomic_path(f) as tmp:
-                    with open(tmp, 'wb') as fh: np.save(fh, a)
-    return torch.from_numpy(np.load(xf)), torch.from_numpy(np.load(yf)), list(CIFAR10_CLASSES)
+    paths = {split: _cifar_cache(split) for split in ('train', 'test')}
+    x, y = cached_arrays(paths, 'train' if _check_train(train) else 'test', _cifar_arrays, _check_cifar, 'CIFAR-10')
+    return torch.from_numpy(x), torch.from_numpy(y), list(CIFAR10_CLASSES)
 
 # %% ../nbs/00_data.ipynb #148af274
 SKIMAGE_PHOTOS = ('astronaut', 'brick', 'camera', 'cat', 'checkerboard', 'chelsea', 'clock', 'coffee', 'coins',
@@ -137,31 +142,22 @@ def squeezenet():
 IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 def imagenet_batch(img, size=224) -> torch.Tensor:
-    "A uint8 `(3,H,W)` photo resized, centre-cropped and normalised: a `(1,3,size,size)` batch."
+    "A photo `(3,H,W)`, batch `(N,3,H,W)` or numpy `(H,W,3)`, uint8 or float 0..1, resized, cropped, normalised: `(N,3,size,size)`."
     from torchvision.transforms import v2
-    tfm = v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size), v2.ToDtype(torch.float32, scale=True),
-                      v2.Normalize(*IMAGENET_STATS)])
-    return tfm(img)[None]
+    tfm = v2.Compose([v2.Resize(check_int(size, 'size', 1), antialias=True), v2.CenterCrop(size),
+                      v2.ToDtype(torch.float32, scale=True), v2.Normalize(*IMAGENET_STATS)])
+    return tfm(photo_batch(img))
 
 # %% ../nbs/00_data.ipynb #f379a3bd
-def _as_nchw(x) -> torch.Tensor:
-    "Image tensor `(N,H,W)` or `(N,C,H,W)` as `(N,C,H,W)`."
-    if x.ndim == 3: return x[:, None]
-    if x.ndim == 4: return x
-    raise ValueError(f"images must be (N,H,W) or (N,C,H,W); got shape {tuple(x.shape)}")
-
-# %% ../nbs/00_data.ipynb #33685d54
 class Loader:
-    "Normalised float batches `(xb, yb)` of in-memory uint8 images on `device`, one slice each."
+    "Normalised float batches `(xb, yb)` of in-memory images (uint8, or float in 0..1) on `device`, one slice each."
     def __init__(self, x, y, bs=64, shuffle=False, drop_last=False, mean=None, std=None, device=None, tfms=None):
-        x = _as_nchw(torch.as_tensor(x))
+        x = as_images(x)
         if len(x) != len(y): raise ValueError(f"{len(x)} images but {len(y)} labels: they must match")
         self.device = torch.device(device) if device is not None else default_device()
         self.x, self.y = x.to(self.device), torch.as_tensor(y).to(self.device)
-        self.bs, self.shuffle, self.drop_last, self.tfms = bs, shuffle, drop_last, tfms
-        shape = (1, -1, 1, 1)
-        self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32, device=self.device).view(shape)
-        self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32, device=self.device).view(shape)
+        self.bs, self.shuffle, self.drop_last, self.tfms = check_int(bs, 'bs', 1), shuffle, drop_last, tfms
+        self.mean, self.std = norm_stats(mean, std, x.shape[1], self.device)
 
     def __len__(self): return len(self.x) // self.bs if self.drop_last else ceil_div(len(self.x), self.bs)
 
@@ -173,16 +169,16 @@ class Loader:
             yield self.decode(self.x[b]), self.y[b]
 
     def decode(self, xb) -> torch.Tensor:
-        "uint8 batch -> (augmented) float batch in 0..1, normalised when the loader has statistics."
-        if self.tfms is not None: xb = self.tfms(xb)
-        xb = xb.float().div_(255)
+        "uint8 (or float 0..1) batch -> (augmented) new float batch in 0..1, normalised when the loader has statistics."
+        xb = xb if self.tfms is None else self.tfms(xb)
+        xb = unit_float(check_pixels(xb, 'the batch' if self.tfms is None else 'the batch that tfms returned'))
         return xb if self.mean is None else xb.sub_(self.mean).div_(self.std)
 
     def denorm(self, xb) -> torch.Tensor:
         "Undo the normalisation, back to 0..1, for showing a batch."
         return xb if self.mean is None else xb * self.std + self.mean
 
-# %% ../nbs/00_data.ipynb #13ab01e0
+# %% ../nbs/00_data.ipynb #33685d54
 class DataLoaders:
     "A training and a validation `Loader` that share normalisation statistics and a device."
     def __init__(self, train, valid): self.train, self.valid = train, valid
@@ -191,15 +187,15 @@ class DataLoaders:
     def __repr__(self): return f'DataLoaders: {len(self.train)} train and {len(self.valid)} valid batches on {self.device}'
 
 def channel_stats(x) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per-channel mean and std of uint8 images `x`, with pixels scaled to 0..1."
-    x = _as_nchw(torch.as_tensor(x)).transpose(0, 1).flatten(1)
-    mean = torch.stack([c.float().mean() for c in x]) / 255
-    std = torch.stack([c.float().std() for c in x]) / 255
-    return mean, std
+    "Per-channel mean and std of images `x` in 0..1 (uint8 scaled); a constant channel warns and gets std 1."
+    x = as_images(x).transpose(0, 1).flatten(1)
+    if x.shape[1] == 0: raise ValueError("x has no images to take statistics of: pass some, or normalize=False")
+    dof = int(x.shape[1] > 1)   # one pixel has no spread: std 0 (then 1, warned), not NaN
+    return torch.stack([unit_float(c).mean() for c in x]), safe_std(torch.stack([unit_float(c).std(correction=dof) for c in x]))
 
-# %% ../nbs/00_data.ipynb #e57dd30c
+# %% ../nbs/00_data.ipynb #13ab01e0
 def dataloaders(train, valid, bs=64, shuffle=True, normalize=True, device=None, tfms=None, valid_bs=None) -> DataLoaders:
-    "Loaders for uint8 `(x, y)` train and valid sets, normalised by the training statistics."
+    "Loaders for `(x, y)` train and valid sets (uint8, or float in 0..1), normalised by the training statistics."
     (xt, yt), (xv, yv) = train, valid
     mean, std = channel_stats(xt) if normalize else (None, None)
     kw = dict(mean=mean, std=std, device=device)

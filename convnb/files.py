@@ -4,18 +4,20 @@
 
 # %% ../nbs/93_files.ipynb #315f1989
 from __future__ import annotations
-import contextlib, gzip, hashlib, os, socket, tempfile, urllib.request
+import contextlib, glob, gzip, hashlib, os, secrets, socket, tempfile, time, urllib.request, warnings
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from .checks import describe
 
 # %% auto #0
-__all__ = ['COURSE_FILES', 'TIMEOUT', 'DataNotFound', 'ChecksumError', 'cache_dir', 'data_root', 'candidates', 'find_file',
-           'DataFile', 'copies', 'atomic_path', 'sha256', 'download', 'socket_timeout', 'gunzip_checked', 'check_bytes',
-           'check_file', 'not_found_error', 'fetch', 'read_state']
+__all__ = ['COURSE_FILES', 'STALE', 'TIMEOUT', 'DataNotFound', 'ChecksumError', 'cache_dir', 'data_root', 'candidates',
+           'find_file', 'DataFile', 'copies', 'clean_stale', 'atomic_path', 'sha256', 'read_url', 'download',
+           'socket_timeout', 'gunzip_checked', 'check_bytes', 'check_file', 'not_found_error', 'CacheWarning',
+           'cache_write', 'fetch', 'load_arrays', 'cached_arrays', 'read_state']
 
 # %% ../nbs/93_files.ipynb #13c09e6a
 class DataNotFound(FileNotFoundError):
@@ -80,18 +82,35 @@ def copies(rel) -> list[Path]:
     return paths
 
 # %% ../nbs/93_files.ipynb #53d961a2
+STALE = 3600  # seconds: an older temporary file of an atomic write was left by a writer that died
+
+def clean_stale(dest, age=STALE) -> list[Path]:
+    "Remove the temporary files that cut-short writes of `dest` left behind (older than `age` seconds); return them."
+    dest, gone = Path(dest), []
+    for p in dest.parent.glob(f'.{glob.escape(dest.name)}.*.part'):
+        with contextlib.suppress(OSError):   # gone already, or not ours to remove
+            if time.time() - p.stat().st_mtime > age: p.unlink(); gone.append(p)
+    return gone
+
+def _new_temp(dest) -> Path:
+    "A new empty file `.NAME.<random>.part` beside `dest`, with a new file's usual mode (`0o666` less the umask)."
+    while True:
+        tmp = dest.parent/f'.{dest.name}.{secrets.token_hex(6)}.part'
+        try: os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)); return tmp
+        except FileExistsError: continue
+
 @contextlib.contextmanager
 def atomic_path(dest):
     "Yield a temporary path beside `dest`; rename it to `dest` only if the block succeeds."
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.part')
-    os.close(fd)
+    clean_stale(dest)
+    tmp = _new_temp(dest)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, dest)
     finally:
-        if os.path.exists(tmp): os.remove(tmp)
+        with contextlib.suppress(OSError): tmp.unlink()   # only there if the block failed
 
 # %% ../nbs/93_files.ipynb #4aa44174
 TIMEOUT = 20  # seconds to wait for a server before giving up
@@ -100,9 +119,13 @@ def sha256(data: bytes) -> str:
     "The sha256 hex digest of `data`."
     return hashlib.sha256(data).hexdigest()
 
+def read_url(url, timeout=None) -> bytes:
+    "The bytes at `url`, waiting at most `timeout` (default `TIMEOUT`) seconds for the server."
+    with urllib.request.urlopen(url, timeout=timeout or TIMEOUT) as r: return r.read()
+
 def download(url, dest, check=None, timeout=None) -> Path:
     "Download `url` to `dest` atomically, kept only if `check(bytes)` does not raise."
-    with urllib.request.urlopen(url, timeout=timeout or TIMEOUT) as r: data = r.read()
+    data = read_url(url, timeout)
     if check: check(data)
     with atomic_path(dest) as tmp: tmp.write_bytes(data)
     return Path(dest)
@@ -152,15 +175,58 @@ def not_found_error(what, looked, tried, error) -> DataNotFound:
         f"or connect to the internet so convnb can download it into {cache_dir()}.")
 
 # %% ../nbs/93_files.ipynb #5f0d3ce8
-def fetch(rel, what=None) -> Path:
-    "Course file `rel` on disk, else downloaded into the cache from its first good mirror."
-    if path := find_file(rel): return path
+class CacheWarning(UserWarning):
+    "Something is wrong with the cache (damaged, read-only, full); the data still loads, and the warning says what."
+
+def cache_write(dest, write, what) -> bool:
+    "`write(tmp)` kept at `dest` atomically; if the cache cannot be written (read-only, full), a `CacheWarning` and False."
+    try:
+        with atomic_path(dest) as tmp: write(tmp)
+        return True
+    except OSError as e:
+        warnings.warn(f"{what} is loaded, but could not be saved in the cache at {dest} ({type(e).__name__}: {e}), so it "
+                      f"will be downloaded or decoded again next time. Free some space, or set CONVNB_CACHE to a "
+                      f"writable folder.", CacheWarning, stacklevel=3)
+        return False
+
+# %% ../nbs/93_files.ipynb #48761b14
+def fetch(rel, what=None) -> bytes:
+    "Course file `rel`'s checked content (gunzipped if it is): from disk, else from its first good mirror, then cached."
+    if path := find_file(rel): return check_bytes(path.read_bytes(), rel, path)
     f, errors = COURSE_FILES[rel], []
-    for mirror in f.mirrors:
-        url = mirror + Path(rel).name
-        try: return download(url, cache_dir()/rel, check=lambda data: check_bytes(data, rel, url))
-        except Exception as e: errors.append(f'{url}: {e}')
+    for url in (mirror + Path(rel).name for mirror in f.mirrors):
+        try: data = read_url(url); content = check_bytes(data, rel, url)
+        except Exception as e: errors.append(f'{url}: {e}'); continue
+        cache_write(cache_dir()/rel, lambda tmp: tmp.write_bytes(data), f'{what or rel} (from {url})')
+        return content
     raise not_found_error(what or rel, candidates(rel), ' and '.join(f.mirrors) or 'nowhere', '; '.join(errors))
+
+# %% ../nbs/93_files.ipynb #5df2c35b
+def _save_npy(path, a):
+    "Write array `a` to the file `path` as it is named (`np.save` would add `.npy`)."
+    with open(path, 'wb') as fh: np.save(fh, a)
+
+def load_arrays(paths, check) -> tuple:
+    "The `.npy` files `paths` as arrays that pass `check(*arrays)`; a `ChecksumError` names a damaged file."
+    arrays = []
+    for p in paths:
+        try: arrays.append(np.load(p, allow_pickle=False))
+        except (ValueError, EOFError, OSError) as e:
+            raise ChecksumError(f"{p} is not a complete .npy file ({type(e).__name__}: {e})") from None
+    try: check(*arrays)
+    except ValueError as e: raise ChecksumError(f"{' and '.join(map(str, paths))} do not hold what they should: {e}") from None
+    return tuple(arrays)
+
+def cached_arrays(paths: dict, key, build, check, what) -> tuple:
+    "Arrays from the `.npy` files `paths[key]`; if missing or damaged (warned), `build()`'s `{key: arrays}`, cached."
+    if all(p.is_file() for p in paths[key]):
+        try: return load_arrays(paths[key], check)
+        except ChecksumError as e:
+            warnings.warn(f"The cached {what} is damaged: {e}. Building it again, to replace it.", CacheWarning, stacklevel=2)
+    built, ok = build(), True
+    for k, arrays in built.items():
+        for p, a in zip(paths[k], arrays): ok = ok and cache_write(p, lambda tmp: _save_npy(tmp, a), what)
+    return tuple(np.ascontiguousarray(a) for a in built[key])
 
 # %% ../nbs/93_files.ipynb #59f4ec00
 def read_state(path) -> dict:

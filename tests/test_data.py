@@ -3,7 +3,7 @@
 The server serves copies of the course's MNIST test files: as they are (good/), with flipped bytes
 (corrupt/), cut in half (truncated/), and a handler that never answers (/hang/).
 """
-import functools, gzip, http.server, os, shutil, socket, threading, time
+import contextlib, errno, functools, gzip, http.server, os, shutil, socket, threading, time
 from pathlib import Path
 
 import pytest
@@ -125,6 +125,51 @@ def test_corrupt_file_in_data_folder_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv('CONVNB_DATA', str(tmp_path / 'data'))
     monkeypatch.setenv('CONVNB_CACHE', str(tmp_path / 'cache'))
     with pytest.raises(data.ChecksumError, match=str(bad)): data.mnist(train=False)
+
+
+def unwritable_cache(monkeypatch, error):
+    "Every write into the cache fails with `error`, as on a read-only folder or a full disk (root ignores chmod)."
+    @contextlib.contextmanager
+    def refuse(dest):
+        raise error
+        yield
+    monkeypatch.setattr(files, 'atomic_path', refuse)
+
+
+WRITE_ERRORS = [PermissionError(errno.EACCES, 'Permission denied'), OSError(errno.ENOSPC, 'No space left on device'),
+                OSError(errno.EROFS, 'Read-only file system')]
+
+
+@pytest.mark.parametrize('error', WRITE_ERRORS, ids=lambda e: errno.errorcode[e.errno])
+def test_unwritable_cache_still_loads_mnist(server, empty, monkeypatch, error):
+    "A good download is used even if it cannot be cached, and the warning blames the cache, not the download."
+    use_mirrors(monkeypatch, f'{server}/good/')
+    unwritable_cache(monkeypatch, error)
+    with pytest.warns(files.CacheWarning) as w: x, y = data.mnist(train=False)
+    assert x.shape == (10_000, 28, 28) and y.bincount().tolist()[:3] == [980, 1135, 1032]
+    msg = str(w[0].message)
+    for words in ('MNIST file t10k-images-idx3-ubyte.gz (from http://127.0.0.1', 'could not be saved in the cache',
+                  error.strerror, 'CONVNB_CACHE'):
+        assert words in msg, msg
+    assert len(w) == 2 and cache_files(empty) == []   # one warning per file, nothing left behind
+
+
+def test_disk_full_halfway_leaves_nothing(server, empty, monkeypatch):
+    "A disk that fills up halfway through a write: loaded anyway, warned, and no half file or .part left."
+    use_mirrors(monkeypatch, f'{server}/good/')
+    real = Path.write_bytes
+    def half_then_full(self, data):
+        real(self, data[:len(data) // 2])
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(Path, 'write_bytes', half_then_full)
+    with pytest.warns(files.CacheWarning, match='No space left on device'): x, _ = data.mnist(train=False)
+    assert x.shape == (10_000, 28, 28)
+    assert cache_files(empty) == []
+
+
+def test_train_must_be_a_bool():
+    for bad in ('test', 'train', 0, 1, None):
+        with pytest.raises(TypeError, match='train must be True or False'): data.mnist(bad)
 
 
 def test_atomic_path_keeps_nothing_on_error(tmp_path):
