@@ -4,6 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #9a4d3565
 from __future__ import annotations
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +157,10 @@ class Loader:
         if len(x) != len(y): raise ValueError(f"{len(x)} images but {len(y)} labels: they must match")
         self.device = torch.device(device) if device is not None else default_device()
         self.x, self.y = x.to(self.device), torch.as_tensor(y).to(self.device)
+        for name, flag in (('shuffle', shuffle), ('drop_last', drop_last)):
+            if not isinstance(flag, (bool, np.bool_)): raise TypeError(f"{name} must be True or False; got {flag!r}")
         self.bs, self.shuffle, self.drop_last, self.tfms = check_int(bs, 'bs', 1), shuffle, drop_last, tfms
+        if len(self) == 0: warnings.warn(f"this Loader has no batch: {len(x)} images, bs={bs}, drop_last={drop_last}")
         self.mean, self.std = norm_stats(mean, std, x.shape[1], self.device)
 
     def __len__(self): return len(self.x) // self.bs if self.drop_last else ceil_div(len(self.x), self.bs)

@@ -319,8 +319,6 @@ def test_loader_batches_cover_every_item_once(n, bs, shuffle, drop_last):
         assert yb.tolist() == [i % 3 for i in ids_of(xb)], 'labels stay with their images'
 
 
-@pytest.mark.xfail(strict=True, reason='issue 18 item 3, data code (00_data): a Loader with no batch is silent; '
-                                       'remove this mark when it warns or refuses')
 @fast(MAX['loader'] // 5)
 @given(st.integers(0, 40), st.integers(1, 70), st.booleans())
 def test_loader_without_batches_is_loud(n, bs, shuffle):
@@ -346,8 +344,6 @@ def test_loader_bad_arguments(what, data):
     refused(lambda: list(Loader(x, y, **kw)), what if what in kw else '')
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18, data code (00_data): Loader takes any truthy value as a bool "
-                                       "(shuffle='no' shuffles); remove this mark when it refuses them")
 @fast(MAX['loader'] // 5)
 @given(st.sampled_from(['shuffle', 'drop_last']), st.sampled_from(['no', 'False', 1.0, None]))
 def test_loader_flags_must_be_bools(name, value):
