@@ -46,6 +46,7 @@ def _tensor(v, name) -> torch.Tensor:
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(f"{name} must be a tensor (or a numpy array or nested list of numbers); got {describe(v)}") from None
 
+# %% ../nbs/01_kernels_by_hand.ipynb #31f5a46c
 def apply_kernel(img, row, col, kernel) -> torch.Tensor:
     "`kernel` times the patch of `img` centred at (`row`, `col`), summed: one pixel."
     img, kernel = conv_tensors(img=_tensor(img, 'img'), kernel=_tensor(kernel, 'kernel'))  # one dtype: see below
