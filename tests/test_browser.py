@@ -237,9 +237,10 @@ def quiz_lesson():
 
 def give(q, answer):
     "Type `answer` into question widget `q`, press Check, and return what the question says back."
+    old = q.locator('.widget-html').last.inner_text()
     q.locator('input[type=text]').fill(answer)
     q.locator('button', has_text='Check').click()
-    return verdict(q)
+    return verdict(q, old)
 
 
 def verdict(q, old=None):
