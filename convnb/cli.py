@@ -11,10 +11,12 @@ from pathlib import Path
 import torch
 from . import files
 from .inspection import default_device
+from .practice import NotebookError, check_practice, lesson_notebooks, nbs_dir, practice, read_notebook, unreadable
+_all_ = ['NotebookError', 'check_practice', 'lesson_notebooks', 'nbs_dir', 'practice', 'read_notebook']
 
 # %% auto #0
-__all__ = ['FIX', 'requirements', 'min_python', 'doctor', 'nbs_dir', 'lesson_notebooks', 'find_lesson', 'lab_command',
-           'exercise_source', 'NotebookError', 'practice_notebook', 'read_notebook', 'practice', 'site_command', 'main']
+__all__ = ['FIX', 'requirements', 'min_python', 'doctor', 'find_lesson', 'lab_command', 'site_command', 'main', 'NotebookError',
+           'check_practice', 'lesson_notebooks', 'nbs_dir', 'practice', 'read_notebook']
 
 # %% ../nbs/99_cli.ipynb #4c616961
 def requirements() -> list[str]:
@@ -54,9 +56,6 @@ def _label(rel) -> str:
     "A short name for course file `rel`: 'weights/squeezenet1_0.pth' -> 'weights squeezenet1_0'."
     return f"{Path(rel).parent.name} {Path(rel).name.split('.')[0]}"
 
-def _unreadable(e: OSError, path) -> str:
-    "What to say about a file or folder that could not be read."
-    return f"cannot read {e.filename or path}: {e.strerror or e}; check its permissions (e.g. chmod -R a+rX on the folder)"
 
 def _file_row(rel) -> tuple[str, bool, str]:
     "Is course file `rel` on disk with the right sha256, or stood in for by a downloaded copy?"
@@ -67,7 +66,7 @@ def _file_row(rel) -> tuple[str, bool, str]:
             return (name, False, f'missing: not in {[str(p) for p in files.candidates(rel)]}')
         files.check_file(path, rel)
     except files.ChecksumError as e: return (name, False, str(e))
-    except OSError as e: return (name, False, _unreadable(e, path or rel))   # unreadable file, or folder on the way
+    except OSError as e: return (name, False, unreadable(e, path or rel))   # unreadable file, or folder on the way
     return (name, True, f'{path} (sha256 ok)')
 
 def _folder_row(name, path, why, must_exist) -> tuple[str, bool, str]:
@@ -75,7 +74,7 @@ def _folder_row(name, path, why, must_exist) -> tuple[str, bool, str]:
     try:
         if path.is_dir(): os.listdir(path); return (name, True, f'{path} ({why})')
         if path.exists(): return (name, False, f'{path} ({why}) is a file, not a folder: point it at a folder')
-    except OSError as e: return (name, False, _unreadable(e, path))
+    except OSError as e: return (name, False, unreadable(e, path))
     return (name, not must_exist, f"{path} ({why}) does not exist{'' if must_exist else ' yet: made on the first download'}")
 
 def _data_rows() -> list[tuple[str, bool, str]]:
@@ -99,18 +98,6 @@ def doctor(file=None) -> int:
     return 1 if bad else 0
 
 # %% ../nbs/99_cli.ipynb #68c47d95
-def nbs_dir() -> Path:
-    "The folder holding the lesson notebooks (`$CONVNB_NBS`, else `nbs/` beside the package)."
-    d = Path(os.environ.get('CONVNB_NBS') or Path(files.__file__).resolve().parents[1]/'nbs')
-    if not d.is_dir():
-        raise FileNotFoundError(f"No lessons folder at {d}: the lessons come with a clone of the course repository "
-                                f"(pip install -e . there), or set CONVNB_NBS to its nbs folder.")
-    return d
-
-def lesson_notebooks(folder=None) -> list[Path]:
-    "The lessons (notebooks 00 to 89, not the 9x tools) in `folder` or `nbs_dir()`, in order."
-    return sorted(Path(folder or nbs_dir()).glob('[0-8][0-9]*_*.ipynb'))
-
 def find_lesson(name) -> Path:
     "The notebook whose file name starts with `name` (e.g. '03' or '03_stride')."
     hits = sorted(p for p in nbs_dir().glob('*.ipynb') if p.name.startswith(str(name)))
@@ -126,97 +113,6 @@ def lab_command(lesson=None) -> list[str]:
     cmd = [sys.executable, '-m', 'jupyter', 'lab', str(target)]
     if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')
     return cmd
-
-# %% ../nbs/99_cli.ipynb #a253e9df
-def _docstring(fn) -> list:
-    "The docstring statement of a function, as a list of zero or one statements."
-    first = fn.body[0] if fn.body else None
-    is_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
-    return [first] if is_doc else []
-
-def _hollow(fn: ast.FunctionDef | ast.AsyncFunctionDef):
-    "Keep a function's signature and docstring; its body becomes an exercise."
-    fn.body = _docstring(fn) + [ast.parse(f"raise NotImplementedError('Exercise: write {fn.name}')").body[0]]
-
-def exercise_source(src: str) -> str:
-    "Source of an exported cell with every function and method body replaced by an exercise."
-    lines = src.splitlines()
-    directives = [l for l in lines if l.startswith('#|')]
-    tree = ast.parse('\n'.join('' if l.startswith('#|') else l for l in lines))  # blank, so line numbers stay right
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)): _hollow(node)
-    return '\n'.join(directives + ['# Exercise: fill in the bodies below, then run the tests that follow.', ast.unparse(tree)])
-
-# %% ../nbs/99_cli.ipynb #c01ddae3
-class NotebookError(ValueError):
-    "A notebook that cannot be read or turned into a practice copy; the message names it, and the cell."
-
-def _source(cell) -> str:
-    "A cell's source as one string (notebooks store a string or a list of lines)."
-    src = cell.get('source', '')
-    if isinstance(src, list) and all(isinstance(l, str) for l in src): return ''.join(src)
-    if isinstance(src, str): return src
-    raise NotebookError(f"its source is {type(src).__name__}, not text")
-
-def _is_export(cell) -> bool:
-    "Is this a code cell that goes into the package?"
-    return cell.get('cell_type') == 'code' and any(l.replace(' ', '') in ('#|export', '#|exporti', '#|exports')
-                                                  for l in _source(cell).splitlines() if l.startswith('#|'))
-
-def practice_notebook(nb: dict, name='the notebook') -> dict:
-    "A practice copy of a notebook dict: outputs cleared, exported code turned into exercises."
-    cells = nb.get('cells') if isinstance(nb, dict) else None
-    if not (isinstance(cells, list) and all(isinstance(c, dict) for c in cells)):
-        raise NotebookError(f"{name} is not a notebook: it has no list of cells")
-    nb = json.loads(json.dumps(nb))
-    for i, cell in enumerate(nb['cells'], 1):
-        if cell.get('cell_type') != 'code': continue
-        cell['outputs'], cell['execution_count'] = [], None
-        try:
-            if _is_export(cell): cell['source'] = exercise_source(_source(cell))
-        except SyntaxError as e:
-            raise NotebookError(f"{name}, cell {i}: line {e.lineno} of its exported code is not Python ({e.msg}): "
-                                f"{(e.text or '').strip()!r}; move magics such as %time or !pip to a cell that is not "
-                                f"exported") from None
-        except NotebookError as e: raise NotebookError(f"{name}, cell {i}: {e}") from None
-    return nb
-
-def read_notebook(path) -> dict:
-    "The notebook at `path` as a dict; a NotebookError that names it if it is not notebook JSON."
-    try: return json.loads(Path(path).read_text(encoding='utf-8'))
-    except json.JSONDecodeError as e:
-        raise NotebookError(f"{path} is not valid notebook JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
-                            f"restore it from the course repository") from None
-    except UnicodeDecodeError: raise NotebookError(f"{path} is not a notebook: it is not UTF-8 text") from None
-
-# %% ../nbs/99_cli.ipynb #74e9ce7c
-def _write_all(nbs: dict, dest: Path):
-    "Write the notebooks `{name: nb}` into a hidden folder beside `dest`, then move them in: all of them, or none."
-    tmp = dest.parent/f'.{dest.name}.{os.getpid()}.part'
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
-        for name, nb in nbs.items(): (tmp/name).write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding='utf-8')
-        if not dest.exists(): tmp.rename(dest)           # one step: dest appears complete
-        else:
-            for name in nbs: os.replace(tmp/name, dest/name)
-    except OSError as e:
-        raise OSError(f"could not write the practice copy to {dest}: {e.strerror or e} ({e.filename or tmp}). Choose a "
-                      f"folder you can write to, or free some disk space, and run it again.") from e
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-
-def practice(dest='practice', force=False) -> list[Path]:
-    "Write a practice copy of every lesson into `dest`, all or nothing; never overwrite work unless `force`."
-    dest, lessons = Path(dest), lesson_notebooks()
-    if dest.exists() and not dest.is_dir(): raise NotADirectoryError(f"{dest} is a file: choose a folder for the copy")
-    clash = [dest/p.name for p in lessons if (dest/p.name).exists()]
-    if clash and not force:
-        raise FileExistsError(f"{len(clash)} practice notebooks already exist in {dest} (e.g. {clash[0]}); "
-                              f"they may hold your work. Choose another folder, or pass --force to overwrite them.")
-    try: nbs = {p.name: practice_notebook(read_notebook(p), str(p)) for p in lessons}   # all made before any is written
-    except OSError as e: raise OSError(f"could not read a lesson: {_unreadable(e, nbs_dir())}") from e
-    _write_all(nbs, dest)
-    return [dest/name for name in nbs]
 
 # %% ../nbs/99_cli.ipynb #4e20c3e5
 def site_command(out=None, force=False) -> list[str]:
@@ -236,9 +132,10 @@ def _parser() -> argparse.ArgumentParser:
     lab = sub.add_parser('lab', help='open the course, or one lesson, in JupyterLab')
     lab.add_argument('lesson', nargs='?', help="a lesson number or name prefix, e.g. 03")
     lab.add_argument('--dry-run', action='store_true', help='print the command instead of running it')
-    pr = sub.add_parser('practice', help='write a practice copy of every lesson')
+    pr = sub.add_parser('practice', help='write a practice copy of every lesson, or check one')
     pr.add_argument('dir', nargs='?', default='practice', help='where to write it (default: ./practice)')
     pr.add_argument('--force', action='store_true', help='overwrite practice notebooks that already exist')
+    pr.add_argument('--check', action='store_true', help='run the practice notebooks in DIR: which exercises pass?')
     st = sub.add_parser('site', help='build the course website (needs the docs extra)')
     st.add_argument('out', nargs='?', help='where to write it (default: _site in the course folder)')
     st.add_argument('--force', action='store_true', help='run every notebook again, even those unchanged since the last build')
@@ -255,8 +152,10 @@ def main(argv=None) -> int:
             cmd = lab_command(args.lesson) if args.cmd == 'lab' else site_command(args.out, args.force)
             if args.dry_run: print(' '.join(cmd)); return 0
             return subprocess.call(cmd)
+        if args.check: return check_practice(args.dir)
         written = practice(args.dir, force=args.force)
-        print(f'Wrote {len(written)} practice notebooks to {Path(args.dir).resolve()}; open them with: jupyter lab {args.dir}')
+        print(f'Wrote {len(written)} practice notebooks to {Path(args.dir).resolve()}; open them with: jupyter lab '
+              f'{args.dir}, and check them with: convnb practice --check {args.dir}')
         return 0
     except (OSError, NotebookError) as e:   # a missing, unreadable or unwritable file or folder, a broken notebook
         print(f'convnb {args.cmd}: {e}', file=sys.stderr)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 CONVNB = shutil.which('convnb') or str(Path(sys.executable).parent / 'convnb')
 
 
@@ -49,9 +50,14 @@ def test_practice_writes_exercises_and_protects_work(tmp_path):
     nb = json.loads((dest / '00_data.ipynb').read_text())
     code = [c for c in nb['cells'] if c['cell_type'] == 'code']
     assert all(c['outputs'] == [] and c['execution_count'] is None for c in code)
+    lesson = json.loads((ROOT / 'nbs' / '00_data.ipynb').read_text())   # not an exercise: exported code stays whole
     mnist_cell = next(c for c in code if 'def mnist(' in c['source'])
-    assert "raise NotImplementedError('Exercise: write mnist')" in mnist_cell['source']
-    assert 'MNIST images' in mnist_cell['source'], 'the docstring stays as the specification'
+    assert mnist_cell['source'] == next(''.join(c['source']) for c in lesson['cells'] if 'def mnist(' in ''.join(c['source']))
+    marked = [p for p in sorted((ROOT / 'nbs').glob('[0-8]*.ipynb')) if '#| exercise' in p.read_text()]
+    for p in marked[:1]:   # a lesson with exercises: their bodies are hollow, the docstring stays as the specification
+        cells = json.loads((dest / p.name).read_text())['cells']
+        task = next(i for i, c in enumerate(cells) if c['cell_type'] == 'markdown' and ''.join(c['source']).startswith('✏️'))
+        assert 'raise NotImplementedError(' in cells[task + 1]['source'] and '#| exercise' in cells[task + 1]['source']
     (dest / '00_data.ipynb').write_text('my work')
     r = run('practice', str(dest))
     assert r.returncode == 2 and '--force' in r.stderr
@@ -183,9 +189,10 @@ def _lessons(folder, **notebooks):
 
 @pytest.mark.parametrize('text, words', [
     ('{"cells": [', '01_broken.ipynb is not valid notebook JSON (Expecting value at line 1, column 12)'),
-    (json.dumps({'cells': [{'cell_type': 'code', 'source': '#| export\nimport torch\n%time x = 1'}]}),
-     "01_broken.ipynb, cell 1: line 3 of its exported code is not Python (invalid syntax): '%time x = 1'"),
-    (json.dumps({'cells': [{'cell_type': 'code', 'source': '#| export\ndef f(:\n  pass'}]}), '01_broken.ipynb, cell 1: line 2'),
+    (json.dumps({'cells': [{'cell_type': 'code', 'source': '#| export\n#| exercise\nimport torch\n%time x = 1'}]}),
+     "01_broken.ipynb, cell 1: line 4 of its exported code is not Python (invalid syntax): '%time x = 1'"),
+    (json.dumps({'cells': [{'cell_type': 'code', 'source': '#| export\n#| exercise\ndef f(:\n  pass'}]}),
+     '01_broken.ipynb, cell 1: line 3'),
     (json.dumps([1, 2]), '01_broken.ipynb is not a notebook: it has no list of cells')])
 def test_practice_broken_notebook_is_one_clear_line(tmp_path, text, words):
     env = _lessons(tmp_path / 'nbs', **{'01_broken': text})
