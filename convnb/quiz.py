@@ -7,8 +7,8 @@ from __future__ import annotations
 import base64, json, math, re
 
 # %% auto #0
-__all__ = ['hide', 'unhide', 'parse_number', 'normalize', 'BaseQuestion', 'Number', 'Answer', 'Choice', 'Predict',
-           'normalize_answer', 'fingerprint', 'Question', 'question_widget', 'predict_widget', 'quiz', 'test_key']
+__all__ = ['hide', 'unhide', 'parse_number', 'normalize', 'Question', 'Number', 'Answer', 'Choice', 'Predict', 'question_widget',
+           'predict_widget', 'quiz', 'test_key']
 
 # %% ../nbs/98_quiz.ipynb #0077cb73
 def hide(answer) -> str:
@@ -47,7 +47,7 @@ def normalize(ans) -> str:
     return ''.join(w[:-1] if len(w) > 3 and w.endswith('s') and not w.endswith('ss') else w for w in words)
 
 # %% ../nbs/98_quiz.ipynb #24785318
-class BaseQuestion:
+class Question:
     "The shared loop: `check` an answer, give a hint after a wrong try, the answer after two."
     def __init__(self, text, hint='', why=''): self.text, self.hint, self.why, self.tries, self.solved = text, hint, why, 0, False
     def check(self, ans) -> bool: raise NotImplementedError
@@ -67,7 +67,7 @@ class BaseQuestion:
     def reveal(self) -> str: return f'The answer: {self.answer_text()}.' + (f' {self.why}' if self.why else '')
 
 # %% ../nbs/98_quiz.ipynb #2a11b1b7
-class Number(BaseQuestion):
+class Number(Question):
     "A numeric answer, right within `tol` (absolute) or `rel` (relative)."
     def __init__(self, text, answer, tol=0., rel=0., hint='', why=''):
         super().__init__(text, hint, why)
@@ -82,7 +82,7 @@ class Number(BaseQuestion):
         return (f'{int(x):,}' if x == int(x) else f'{x:.6g}') + (f' (± {self.tol:g})' if self.tol else f' (± {self.rel:.0%})' if self.rel else '')
 
 # %% ../nbs/98_quiz.ipynb #580ed205
-class Answer(BaseQuestion):
+class Answer(Question):
     "A short answer: right if it matches an accepted one after `normalize`."
     def __init__(self, text, answers, hint='', why=''):
         super().__init__(text, hint, why)
@@ -94,7 +94,7 @@ class Answer(BaseQuestion):
     def answer_text(self) -> str: return ' or '.join(f'`{a}`' for a in self.key)
 
 # %% ../nbs/98_quiz.ipynb #bd17c866
-class Choice(BaseQuestion):
+class Choice(Question):
     "Multiple choice; `right` (hidden) lists the positions of the right options; each option explains itself."
     def __init__(self, text, options: dict, right, hint=''):
         super().__init__(text, hint)
@@ -140,26 +140,6 @@ class Predict:
         else: hit = math.isclose(self.guess, actual, rel_tol=self.rel)
         how = 'right' if hit else 'not this time'
         return f'{"✅" if hit else "🤔"} You predicted {self.guess}; the notebook measured {actual}: {how}.'
-
-# %% ../nbs/98_quiz.ipynb #67b641e7
-import hashlib
-
-def normalize_answer(ans) -> str:
-    "The first questions' normalisation: numbers to 6 digits, shapes as 28x28, words lowercased, spaces kept."
-    s = re.sub(r'(?<=\d),(?=\d{3}\b)', '', str(ans).strip().lower()).strip('\'"()[] ')
-    parts = [p for p in re.split(r'[\s,x×*]+', s) if p]
-    try: return 'x'.join(_number(p) for p in parts) if len(parts) > 1 else _number(s)
-    except ValueError: return re.sub(r'\s+', ' ', s)
-
-def fingerprint(ans) -> str:
-    "A short fingerprint of a normalised answer."
-    return hashlib.sha256(('convnb:' + normalize_answer(ans)).encode()).hexdigest()[:12]
-
-class Question(BaseQuestion):
-    "A short answer known only by the fingerprints of its accepted answers."
-    def __init__(self, text, *fingerprints): super().__init__(text); self.fingerprints = set(fingerprints)
-    def check(self, ans) -> bool: return fingerprint(ans) in self.fingerprints
-    def answer_text(self) -> str: return '(not stored: this question keeps fingerprints only)'
 
 # %% ../nbs/98_quiz.ipynb #c1209512
 def _input(q):
