@@ -4,7 +4,7 @@
 
 # %% ../nbs/99_cli.ipynb #6de44509
 from __future__ import annotations
-import argparse, ast, json, os, platform, re, shutil, subprocess, sys
+import argparse, os, platform, re, subprocess, sys
 from importlib import metadata
 from pathlib import Path
 

@@ -6,8 +6,6 @@
 from __future__ import annotations
 import copy
 from pathlib import Path
-import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,8 +17,9 @@ from .checks import check_int
 from .data import IMAGENET_STATS, Loader
 from .files import atomic_path, read_state
 from .inspection import check_fits, evaluating, model_device, model_dtype
+from .interpretation import Interpretation
 from .learner import Learner
-from .show import show_images
+_all_ = ['Interpretation']
 
 # %% auto #0
 __all__ = ['BATCHNORMS', 'per_class', 'resized', 'imagenet_loader', 'create_body', 'ConcatPool', 'create_head', 'n_features',
@@ -29,15 +28,19 @@ __all__ = ['BATCHNORMS', 'per_class', 'resized', 'imagenet_loader', 'create_body
 # %% ../nbs/09_transfer.ipynb #d2f0e8b1
 def per_class(y, n, seed=0) -> torch.Tensor:
     "Indices of `n` random items of each class of labels `y`: a (classes, n) tensor."
+    counts = torch.bincount(y.flatten().cpu())
+    if (counts < n).any():
+        raise ValueError(f"per_class wants {n} items of each class; class {int(counts.argmin())} has {int(counts.min())}")
     g = torch.Generator().manual_seed(seed)
     return torch.stack([(y == c).nonzero()[:, 0][torch.randperm(int((y == c).sum()), generator=g)[:n]]
                         for c in range(int(y.max()) + 1)])
 
 # %% ../nbs/09_transfer.ipynb #37c223bb
 def resized(x, size) -> torch.Tensor:
-    "uint8 images `x` (N,C,H,W) resized to `size`x`size`, bilinear, still uint8."
+    "Images `x` (N,C,H,W) resized to `size`x`size`, bilinear: uint8 stays uint8, float stays float."
     if x.shape[-2:] == (size, size): return x
-    return F.interpolate(x.float(), size=(size, size), mode='bilinear', align_corners=False).round().clamp(0, 255).byte()
+    out = F.interpolate(x.float(), size=(size, size), mode='bilinear', align_corners=False)
+    return out.round().clamp(0, 255).byte() if x.dtype == torch.uint8 else out.to(x.dtype)
 
 # %% ../nbs/09_transfer.ipynb #aaa2ee8a
 def imagenet_loader(x, y, size=64, bs=256, shuffle=False, stats=IMAGENET_STATS, tfms=None) -> Loader:
@@ -151,71 +154,3 @@ def load(self: Learner, path, with_opt=True):
         self.opt = opt
     self.model.load_state_dict(state['model'])
     return self
-
-# %% ../nbs/09_transfer.ipynb #4e6ffd41
-class Interpretation:
-    "The images, probabilities, targets and losses of a classifier on a data set."
-    def __init__(self, x, preds, targs, vocab=None):
-        self.x, self.probs, self.targs = x, preds.float().softmax(1), targs
-        self.losses = F.cross_entropy(preds.float(), targs, reduction='none')
-        self.vocab = list(vocab) if vocab is not None else [str(i) for i in range(preds.shape[1])]
-
-    @classmethod
-    def from_learner(cls, learn, ds='valid', vocab=None):
-        "Predict `ds` ('valid', or 'train' in order and without augmentation) with `learn`."
-        if ds not in ('valid', 'train'): raise ValueError(f"ds must be 'valid' or 'train'; got {ds!r}")
-        dl = copy.copy(getattr(learn.dls, ds))
-        dl.shuffle, dl.drop_last, dl.tfms = False, False, None   # every item, in order, as it is
-        preds, targs = learn.get_preds(dl)
-        return cls(dl.x.cpu(), preds, targs, vocab)
-
-    @property
-    def preds(self) -> torch.Tensor: return self.probs.argmax(1)
-
-    def confusion_matrix(self) -> np.ndarray:
-        "Counts of (actual, predicted): a row per actual class, a column per prediction."
-        n = self.probs.shape[1]
-        return torch.bincount(self.targs * n + self.preds, minlength=n * n).reshape(n, n).numpy()
-
-# %% ../nbs/09_transfer.ipynb #00092966
-@patch
-def most_confused(self: Interpretation, min_val=1) -> list[tuple]:
-    "(actual, predicted, count) off the diagonal with count >= `min_val`, most first."
-    cm, v = self.confusion_matrix(), self.vocab
-    pairs = [(v[i], v[j], int(cm[i, j])) for i in range(len(cm)) for j in range(len(cm))
-             if i != j and cm[i, j] >= min_val]
-    return sorted(pairs, key=lambda t: -t[2])
-
-@patch
-def top_losses(self: Interpretation, k=None) -> pd.DataFrame:
-    "The `k` items with the largest loss: index, actual, predicted, its probability, loss."
-    k = len(self.losses) if k is None else check_int(k, 'k', 1, len(self.losses))
-    losses, idx = self.losses.topk(k)
-    pred = self.preds[idx]
-    return pd.DataFrame(dict(index=idx.numpy(), actual=[self.vocab[t] for t in self.targs[idx]],
-                             predicted=[self.vocab[p] for p in pred], probability=self.probs[idx, pred].numpy(),
-                             loss=losses.numpy()))
-
-# %% ../nbs/09_transfer.ipynb #c85b6e73
-@patch
-def plot_confusion_matrix(self: Interpretation, normalize=False, ax=None, cmap='Blues'):
-    "The confusion matrix as a picture, a count (or a share of the row) in each cell."
-    import matplotlib.pyplot as plt
-    cm = self.confusion_matrix()
-    if normalize: cm = cm / cm.sum(1, keepdims=True).clip(1)
-    if ax is None: _, ax = plt.subplots(figsize=(5.5, 5.5))
-    ax.imshow(cm, cmap=cmap)
-    for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, f'{v:.2f}' if normalize else v, ha='center', va='center', fontsize=8,
-                color='white' if v > cm.max() / 2 else 'black')
-    n = len(self.vocab)
-    ax.set_xticks(range(n), self.vocab, rotation=90); ax.set_yticks(range(n), self.vocab)
-    ax.set_xlabel('predicted'); ax.set_ylabel('actual')
-    return ax
-
-@patch
-def plot_top_losses(self: Interpretation, k=9, ncols=9, size=1.4):
-    "The `k` images with the largest loss, titled predicted/actual, loss, probability."
-    df = self.top_losses(k)
-    titles = [f'{r.predicted}/{r.actual}\n{r.loss:.2f} / {r.probability:.2f}' for r in df.itertuples()]
-    return show_images(self.x[torch.as_tensor(df['index'].to_numpy().copy())], titles, ncols=ncols, size=size)
