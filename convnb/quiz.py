@@ -39,8 +39,9 @@ def _number(s) -> str:
 
 def normalize(ans) -> str:
     "`ans` written one way: words lowercased, joined, singular; numbers and shapes canonical."
-    s = re.sub(r'^torch\.size', '', str(ans).strip().lower()).strip('\'"`()[] ').rstrip('.')
-    if re.fullmatch(r'[-+]?\d{1,3}(,\d{3})+(\.\d*)?', s): s = s.replace(',', '')   # 60,000 but not 8,128,16,16
+    s = re.sub(r'^torch\.size', '', str(ans).strip().lower()).strip('\'"`()[]. ')
+    if not re.fullmatch(r'\d+(,\d+)+', s) or re.fullmatch(r'\d{1,3}(,\d{3})+', s):   # but 8,128,16,16 is a shape
+        s = re.sub(r'(?<=\d),(?=\d{3}\b)', '', s)                                    # 60,000 -> 60000
     parts = [p for p in re.split(r'[\s,x×*]+', s) if p]
     try: return 'x'.join(_number(p) for p in parts) if len(parts) > 1 else _number(s)
     except ValueError: pass
