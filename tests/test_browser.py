@@ -238,7 +238,10 @@ def quiz_lesson():
 def give(q, answer):
     "Type `answer` into question widget `q`, press Check, and return what the question says back."
     old = q.locator('.widget-html').last.inner_text()
-    q.locator('input[type=text]').fill(answer)
+    box = q.locator('input[type=text]')
+    box.fill(answer)
+    box.press('Tab')                 # the widget sends its new value on change; give it time to reach the kernel,
+    q.page.wait_for_timeout(600)     # which may still be busy with the last click (ipywidgets buffers the update, not the click)
     q.locator('button', has_text='Check').click()
     return verdict(q, old)
 
@@ -287,6 +290,7 @@ def test_quiz_kinds(lab, browser):
     radios, said = choice.locator('input[type=radio]'), ''
     for i in range(radios.count()):
         radios.nth(i).check()
+        page.wait_for_timeout(600)                                  # let the new value reach the kernel first (see give)
         choice.locator('button', has_text='Check').click()
         said = verdict(choice, said)
         if '✅' in said: break
@@ -296,6 +300,7 @@ def test_quiz_kinds(lab, browser):
     pred.scroll_into_view_if_needed()
     if pred.locator('input[type=radio]').count(): pred.locator('input[type=radio]').first.check()
     else: pred.locator('input[type=text]').fill('1')
+    page.wait_for_timeout(600)
     pred.locator('button', has_text='Commit').click()
     assert '🔒' in verdict(pred), verdict(pred)
     compared = page.evaluate(f"""async () => {{
