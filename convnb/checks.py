@@ -11,7 +11,8 @@ import torch
 
 # %% auto #0
 __all__ = ['is_int', 'is_number', 'check_range', 'check_int', 'check_number', 'as_pair', 'check_choice', 'check_ints', 'describe',
-           'check_tensor', 'check_images', 'check_photos', 'check_patches', 'ceil_div']
+           'check_tensor', 'check_images', 'check_photos', 'check_patches', 'ceil_div', 'worker_threads',
+           'share_test_threads']
 
 # %% ../nbs/90_checks.ipynb #5f1bfda3
 def is_int(v) -> bool:
@@ -113,3 +114,18 @@ def check_patches(x, k, name='x') -> torch.Tensor:
 def ceil_div(a, b) -> int:
     "`a / b` rounded up, in whole numbers: how many groups of `b` hold `a` items."
     return -(-a // b)
+
+# %% ../nbs/90_checks.ipynb #c0ff0e70
+def worker_threads(env, in_worker: bool, cpus: int) -> int | None:
+    "How many torch threads a notebook should use: its share of `cpus` in an `nbdev_test` worker, else None (leave it)."
+    if not env.get('IN_TEST') or 'OMP_NUM_THREADS' in env or not in_worker: return None
+    return max(1, cpus // min(cpus, 8))   # nbdev_test starts min(cpus, 8) workers
+
+def share_test_threads() -> int:
+    "Set torch's thread count for a notebook run by a parallel `nbdev_test` worker; return the count in use."
+    import multiprocessing, os
+    n = worker_threads(os.environ, multiprocessing.parent_process() is not None, os.cpu_count() or 1)
+    if n: torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+share_test_threads()
