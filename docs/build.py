@@ -340,6 +340,8 @@ def write_sources(executed: dict[str, Path], parts: dict) -> Path:
             nb.cells.append(nbformat.v4.new_markdown_cell(run_it_yourself()))
             nb.cells.append(nbformat.v4.new_markdown_cell(toctrees(parts)))
         nbformat.write(nb, src / name)
+    if (NBS / 'images').is_dir():  # the lessons' diagrams, linked from their markdown as images/NAME.svg
+        shutil.copytree(NBS / 'images', src / 'images', ignore=shutil.ignore_patterns('*.py', '__pycache__'))
     (src / 'api.md').write_text(api.api_markdown(NBS, on_site={Path(n).stem for n in executed}), encoding='utf-8')
     return src
 
