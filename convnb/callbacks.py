@@ -205,8 +205,9 @@ class LRFinder(Callback):
             "look for NaNs in the data, and check the model and the loss function")
         losses = torch.tensor(self.losses).nan_to_num(float('inf'))
         i_min = int(losses.argmin())
-        slopes = losses[1:i_min + 1] - losses[:i_min]
-        return SuggestedLRs(self.lrs[i_min] / 10, self.lrs[int(slopes.argmin())] if len(slopes) else self.lrs[i_min])
+        i0 = min(len(losses) // 10, i_min)   # the first tenth is a few batches' noise: no steepest point there
+        slopes = losses[i0 + 1:i_min + 1] - losses[i0:i_min]
+        return SuggestedLRs(self.lrs[i_min] / 10, self.lrs[i0 + int(slopes.argmin())] if len(slopes) else self.lrs[i_min])
     def plot(self, skip_end=3, ax=None):
         "The smoothed loss against the learning rate (log scale), with the two suggestions."
         if ax is None: import matplotlib.pyplot as plt; _, ax = plt.subplots(figsize=(6, 3.5))
