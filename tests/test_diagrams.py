@@ -36,3 +36,9 @@ def test_every_picture_has_a_script_that_draws_it():
     for svg in IMAGES.glob('*.svg'):
         assert any(svg.stem.startswith(f'{d}_') for d in drawn_by), \
             f'{svg.name}: no nbs/images/draw_<lesson>.py for it (a picture needs a script that redraws it)'
+
+
+@pytest.mark.parametrize('nb', LESSONS, ids=lambda p: p.stem)
+def test_every_lesson_opens_with_a_picture(nb):
+    "A learner sees where the lesson is going before running anything: a diagram within its first seven cells."
+    assert links(nb, first=7), f'{nb.name}: link a picture (images/...) near the top, after the opening question'
