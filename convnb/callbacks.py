@@ -204,8 +204,7 @@ class LRFinder(Callback):
             f"the lr finder has no finite loss to suggest an lr from (the first: {self.raw[:1]}, at lr {self.lrs[:1]}): "
             "look for NaNs in the data, and check the model and the loss function")
         losses = torch.tensor(self.losses).nan_to_num(float('inf'))
-        i_min = int(losses.argmin())
-        i0 = min(len(losses) // 10, i_min)   # the first tenth is a few batches' noise: no steepest point there
+        i_min, i0 = int(losses.argmin()), min(len(losses) // 10, int(losses.argmin()))   # skip the first tenth: noise
         slopes = losses[i0 + 1:i_min + 1] - losses[i0:i_min]
         return SuggestedLRs(self.lrs[i_min] / 10, self.lrs[i0 + int(slopes.argmin())] if len(slopes) else self.lrs[i_min])
     def plot(self, skip_end=3, ax=None):
