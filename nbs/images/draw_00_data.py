@@ -1,13 +1,7 @@
 "Draws lesson 00's picture: `python nbs/images/draw_00_data.py` writes the SVG next to this file."
-from pathlib import Path
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import FancyBboxPatch, FancyArrowPatch
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 INK, MUTED = '#444444', '#888888'
 SOURCE, LOOK, OUT = '#cfe2f3', '#eeeeee', '#fce5cd'
 

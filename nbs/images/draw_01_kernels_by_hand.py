@@ -1,13 +1,7 @@
 "Draws lesson 01's picture: `python nbs/images/draw_01_kernels_by_hand.py` writes the SVG next to this file."
-from pathlib import Path
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import Rectangle, FancyArrowPatch
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 INK, MUTED, PATCH = '#444444', '#888888', '#e69500'
 
 

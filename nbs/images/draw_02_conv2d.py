@@ -1,13 +1,7 @@
 "Draws lesson 02's pictures: `python nbs/images/draw_02_conv2d.py` writes the SVGs next to this file."
-from pathlib import Path
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import Rectangle, FancyArrowPatch
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 INK, GRID = '#444444', '#bbbbbb'
 CH = ['#f4cccc', '#d9ead3', '#cfe2f3']               # input channels (red, green, blue)
 KER = ['#fce5cd', '#ead1dc', '#d9d2e9', '#fff2cc']   # one colour per kernel = per output channel

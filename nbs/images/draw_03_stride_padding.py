@@ -1,13 +1,7 @@
 "Draws lesson 03's picture: `python nbs/images/draw_03_stride_padding.py` writes the SVG next to this file."
-from pathlib import Path
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import Rectangle, FancyArrowPatch
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 INK, GRID, PAD = '#444444', '#bbbbbb', '#e6e6e6'
 MAPS = ['#cfe2f3', '#d9ead3', '#fff2cc', '#fce5cd', '#ead1dc']   # one colour per layer: its map and its window
 RF = ['#6fa8dc', '#6aa84f', '#bf9000', '#e69138']

@@ -1,13 +1,7 @@
 "Draws lesson 04a's picture: `python nbs/images/draw_04a_callbacks.py` writes the SVG next to this file."
-from pathlib import Path
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import FancyBboxPatch, FancyArrowPatch
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 LEVELS = ['#f3f3f3', '#cfe2f3', '#d9ead3', '#fce5cd']   # fit, epoch, pass, batch
 EVENT, CB, INK = '#ead1dc', '#fff2cc', '#444444'
 

@@ -1,13 +1,7 @@
 "Draws lesson 04b's pictures: `python nbs/images/draw_04b_learner.py` writes the SVGs next to this file."
-from pathlib import Path
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import FancyBboxPatch, FancyArrowPatch, Rectangle
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 MODEL, DATA, OPT, CB, METH, TEST, INK = '#cfe2f3', '#d9ead3', '#fce5cd', '#fff2cc', '#ead1dc', '#f4cccc', '#444444'
 
 

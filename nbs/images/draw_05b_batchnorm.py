@@ -1,14 +1,8 @@
 "Draws lesson 05b's picture: `python nbs/images/draw_05b_batchnorm.py` writes the SVG next to this file."
-from pathlib import Path
 import numpy as np
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import FancyBboxPatch, FancyArrowPatch
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 CONV, BN, RELU, INK = '#cfe2f3', '#d9ead3', '#fce5cd', '#444444'
 COLORS = ['#cc4125', '#3d85c6', '#6aa84f']
 

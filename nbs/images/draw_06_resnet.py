@@ -1,13 +1,7 @@
 "Draws lesson 06's pictures: `python nbs/images/draw_06_resnet.py` writes the SVGs next to this file."
-from pathlib import Path
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import FancyBboxPatch, FancyArrowPatch
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 CONV, BN, ACT, SHORT, ADD, INK = '#cfe2f3', '#fce5cd', '#d9ead3', '#ead1dc', '#ffffff', '#444444'
 
 

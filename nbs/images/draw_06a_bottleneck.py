@@ -1,7 +1,4 @@
 "Draws lesson 06a's picture: `python nbs/images/draw_06a_bottleneck.py` writes the SVG next to this file."
-import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from draw_06_resnet import plt, HERE, CONV, BN, ACT, INK, block   # lesson 06's block drawing, same style
 
 

@@ -1,7 +1,4 @@
 "Draws lesson 06b's picture: `python nbs/images/draw_06b_training_fast.py` writes the SVG next to this file."
-import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from draw_09_transfer import plt, HERE, INK, BODY, HEAD, box, arrow   # lesson 09's boxes and arrows, same style
 
 

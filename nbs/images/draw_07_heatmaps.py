@@ -1,14 +1,8 @@
 "Draws lesson 07's picture: `python nbs/images/draw_07_heatmaps.py` writes the SVG next to this file."
-from pathlib import Path
 import numpy as np
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
 from matplotlib.patches import Rectangle, FancyArrowPatch, Circle, Polygon
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 CONV, BN, ACT, POOL, MAP, INK = '#cfe2f3', '#fce5cd', '#d9ead3', '#ead1dc', '#fff2cc', '#444444'
 N = 8  # the grid of the last feature maps, as in resnet_small on a 32x32 image
 

@@ -1,14 +1,9 @@
 "Draws lesson 08's opening picture: `python nbs/images/draw_08_augmentation.py` writes the SVG next to this file."
-from pathlib import Path
 import numpy as np
-import matplotlib
-matplotlib.use('svg')
-import matplotlib.pyplot as plt
+from drawing import plt, HERE   # the SVG backend and font settings every script shares
+import matplotlib.colors
 from matplotlib.patches import Rectangle, Polygon, FancyArrowPatch
 
-plt.rcParams['svg.fonttype'] = 'none'
-plt.rcParams['font.size'] = 10
-HERE = Path(__file__).resolve().parent
 INK = '#444444'
 BG, FUR, EAR, EYE = '#d9ead3', '#f6b26b', '#e69138', '#444444'   # grass, cat, ears, eyes
 MIRROR = '#c9dcc0'                                               # the mirrored outside: the same scene, paler
