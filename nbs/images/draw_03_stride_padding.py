@@ -1,23 +1,10 @@
 "Draws lesson 03's picture: `python nbs/images/draw_03_stride_padding.py` writes the SVG next to this file."
 from drawing import plt, HERE   # the SVG backend and font settings every script shares
-from matplotlib.patches import Rectangle, FancyArrowPatch
+from draw_02_conv2d import INK, GRID, rect, arrow, label   # lesson 02's pieces, same style
 
-INK, GRID, PAD = '#444444', '#bbbbbb', '#e6e6e6'
+PAD = '#e6e6e6'
 MAPS = ['#cfe2f3', '#d9ead3', '#fff2cc', '#fce5cd', '#ead1dc']   # one colour per layer: its map and its window
 RF = ['#6fa8dc', '#6aa84f', '#bf9000', '#e69138']
-
-
-def rect(ax, x, y, w, h, fc, ec=INK, lw=0.8, **kw):
-    ax.add_patch(Rectangle((x, y), w, h, fc=fc, ec=ec, lw=lw, **kw))
-
-
-def arrow(ax, a, b, text='', **kw):
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle='-|>', mutation_scale=11, color=INK, lw=0.9, shrinkA=0, shrinkB=0))
-    if text: ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.25, text, ha='center', va='bottom', color=INK, **kw)
-
-
-def label(ax, x, y, text, **kw):
-    ax.text(x, y, text, ha='center', va='center', color=INK, **kw)
 
 
 def overview():
