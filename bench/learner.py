@@ -6,17 +6,26 @@ epoch of training, then one pass over the validation set computing loss and accu
 summary uses medians. Within a rep every run sees the same shuffled batches, so their validation accuracies should agree:
 a check that the Learner does exactly the bare loop's work.
 
-    python bench/learner.py [--reps 5] [--bs 64] [--threads N] [--device cpu|cuda] [--model simple|linear]
+    python bench/learner.py [--reps 5] [--bs 64] [--threads N] [--device cpu|cuda] [--model simple|linear|cifar]
 
 `--model linear` (one nn.Linear) makes the model almost free, so the difference is the Learner's own cost per batch.
+`--model cifar` is bench/cifar.py's recipe on 10,240 CIFAR-10 images (fast_net at widths 32,128,128 by default, so that
+a rep takes seconds; `--widths`): the bare loop does by hand what the callbacks do (channels-last, bf16 autocast where
+the CPU has bf16 units, a triangle schedule set before each step, flips and shifts, label smoothing), and the Learner
+does it with `ChannelsLast`, `MixedPrecision` and `fit_budget`.
 """
 import argparse, contextlib, statistics, sys, time
+
+import itertools
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convnb.data import mnist_sample, dataloaders
+from convnb.data import cifar10, mnist_sample, dataloaders
+from convnb.fast import ChannelsLast, MixedPrecision, amp_dtype, fast_net, nesterov_sgd, set_hypers, triangle
+from convnb.resnet import flip_shift
 from convnb.inspection import default_device
 from convnb.layers import simple_cnn
 from convnb.learner import Learner
@@ -51,6 +60,36 @@ def learner_epoch(model, dls, lr, progress):
     return {'loss': h['valid_loss'], 'accuracy': h['accuracy']}
 
 
+def bare_recipe_epoch(model, dls, lr, dtype):
+    "One epoch of bench/cifar.py's recipe, by hand: channels-last, autocast, a triangle lr per step; then validation."
+    model.to(memory_format=torch.channels_last).train()
+    opt, sched, n = nesterov_sgd(model.parameters(), lr), triangle(lr), len(dls.train)
+    autocast = lambda: torch.autocast('cpu', dtype=dtype, enabled=dtype is not None)
+    for i, (xb, yb) in enumerate(dls.train):
+        set_hypers(opt, sched(i / n))
+        with autocast(): preds = model(xb.contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(preds.float(), yb, label_smoothing=0.2)
+        opt.zero_grad(); loss.backward(); opt.step()
+    model.eval()
+    total, correct, count = 0., 0., 0
+    with torch.no_grad(), autocast():
+        for xb, yb in dls.valid:
+            preds = model(xb.contiguous(memory_format=torch.channels_last)).float()
+            total += F.cross_entropy(preds, yb, label_smoothing=0.2) * len(yb)
+            correct += (preds.argmax(1) == yb).float().sum(); count += len(yb)
+    return {'loss': (total / count).item(), 'accuracy': (correct / count).item()}
+
+
+def learner_recipe_epoch(model, dls, lr, dtype):
+    "The same epoch through the Learner, with the bench's callbacks."
+    cbs = [ChannelsLast()] + ([MixedPrecision(dtype=dtype)] if dtype else [])
+    learn = Learner(model, dls, loss_func=partial(F.cross_entropy, label_smoothing=0.2), opt_func=nesterov_sgd, cbs=cbs,
+                    progress=False)
+    learn.fit_budget(triangle(lr), steps=len(dls.train))
+    h = learn.recorder.history[-1]
+    return {'loss': h['valid_loss'], 'accuracy': h['accuracy']}
+
+
 def sync(device):
     if device.type == 'cuda': torch.cuda.synchronize()
 
@@ -62,22 +101,33 @@ def main():
     p.add_argument('--lr', type=float, default=0.05)
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads (default: torch decides)')
     p.add_argument('--device', default=None)
-    p.add_argument('--model', default='simple', choices=['simple', 'linear'])
+    p.add_argument('--model', default='simple', choices=['simple', 'linear', 'cifar'])
+    p.add_argument('--widths', default='32,128,128', help='--model cifar: fast_net widths')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     device = torch.device(a.device) if a.device else default_device()
 
-    train, valid = mnist_sample()
-    dls = dataloaders(train, valid, bs=a.bs, device=device)
-    n_train = len(dls.train) * a.bs
-    make = (lambda: simple_cnn(n_out=2)) if a.model == 'simple' else (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 2)))
+    if a.model == 'cifar':
+        x, y, _ = cifar10(); xt, yt, _ = cifar10(train=False)
+        dls = dataloaders((x[:10240], y[:10240]), (xt[:1000], yt[:1000]), bs=256, device=device, tfms=flip_shift,
+                          valid_bs=500)
+        dtype, lr = amp_dtype(device), 0.4
+        fit_x = torch.cat([xb for xb, _ in itertools.islice(dls.train, 4)]).cpu()
+        make = lambda: fast_net(fit_x, [int(w) for w in a.widths.split(',')])
+        runs = {'bare': lambda m: bare_recipe_epoch(m, dls, lr, dtype),
+                'learner': lambda m: learner_recipe_epoch(m, dls, lr, dtype)}
+    else:
+        train, valid = mnist_sample()
+        dls = dataloaders(train, valid, bs=a.bs, device=device)
+        make = (lambda: simple_cnn(n_out=2)) if a.model == 'simple' else (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 2)))
+        runs = {'bare': lambda m: bare_epoch(m, dls, a.lr),
+                'learner': lambda m: learner_epoch(m, dls, a.lr, progress=False),
+                'learner_progress': lambda m: learner_epoch(m, dls, a.lr, progress=True)}
+    n_train = len(dls.train) * dls.train.bs   # images per training epoch
     torch.manual_seed(0)
     init = make().state_dict()
-    runs = {'bare': lambda m: bare_epoch(m, dls, a.lr),
-            'learner': lambda m: learner_epoch(m, dls, a.lr, progress=False),
-            'learner_progress': lambda m: learner_epoch(m, dls, a.lr, progress=True)}
-    emit(bench='learner', model=a.model, device=str(device), **machine(), bs=a.bs, n_train=n_train,
-         n_valid=len(valid[1]), loadavg=load())
+    emit(bench='learner', model=a.model, device=str(device), **machine(), bs=dls.train.bs, n_train=n_train,
+         n_valid=sum(len(yb) for _, yb in dls.valid), loadavg=load())
 
     times, cpu = {k: [] for k in runs}, {k: [] for k in runs}
     for rep in range(-1, a.reps):  # rep -1 warms up (allocator, kernels) and is not counted

@@ -17,7 +17,7 @@ and one busy core, each step waits for the starved thread, and training can be t
 The recipe, built from `convnb.fast`: `fast_cnn` (a 5x5 stride-2 stem, then three 3x3 stride-2 blocks, 16-32-64-128
 channels, each conv followed by batchnorm and ReLU, then global average pooling and one linear layer) in channels-last
 memory layout (`ChannelsLast`); the digits normalised and padded once, in memory, with one random shift of up to 2
-pixels for each whole batch (`TensorBatches`); batches of 256; AdamW with weight decay on the weights only
+pixels for each whole batch (`TensorBatches`); batches of 512 with a peak learning rate of 0.02; AdamW with weight decay on the weights only
 (`decay_groups`); the 1cycle shape for the learning rate (a linear rise over the first quarter, then a cosine fall to
 nearly zero) with Adam's beta1 moving the opposite way (`one_cycle_cos`); label smoothing 0.1. With a time budget the
 schedule follows the clock (`Budget`), so a run always finishes its schedule: on a slower or busier machine it simply
@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from common import emit, load, machine
 from convnb.callbacks import Callback
 from convnb.data import DataLoaders, mnist, parse_idx
-from convnb.fast import ChannelsLast, TensorBatches, decay_groups, fast_cnn, one_cycle_cos
+from convnb.fast import ChannelsLast, MixedPrecision, TensorBatches, amp_dtype, decay_groups, fast_cnn, one_cycle_cos
 from convnb.inspection import n_params
 from convnb.learner import Learner
 
@@ -82,8 +82,8 @@ def adamw(params, lr, wd):
     return torch.optim.AdamW(decay_groups(params, wd), lr=lr, betas=(0.95, 0.99))
 
 
-def run(data, budget=None, epochs=None, bs=256, lr=0.01, wd=0.05, width=16, smoothing=0.1, shift=2, seed=0, checkpoints=4,
-        channels_last=True, eval_name='test'):
+def run(data, budget=None, epochs=None, bs=512, lr=0.02, wd=0.05, width=16, smoothing=0.1, shift=2, seed=0, checkpoints=4,
+        channels_last=True, eval_name='test', bf16='off'):
     "Train one fresh model for `budget` seconds (or `epochs` epochs), printing a JSON line at each checkpoint."
     torch.manual_seed(seed)
     t_setup = time.perf_counter()
@@ -94,11 +94,13 @@ def run(data, budget=None, epochs=None, bs=256, lr=0.01, wd=0.05, width=16, smoo
     test = TensorBatches(norm(x_test), y_test, 1000, shuffle=False)
     model = fast_cnn(w=width)
     cbs = [Checkpoints(test, checkpoints, eval_name)] + ([ChannelsLast()] if channels_last else [])
+    amp = amp_dtype('cpu', {'auto': 'auto', 'on': True, 'off': False}[bf16])
+    if amp: cbs.append(MixedPrecision(dtype=amp))
     learn = Learner(model, DataLoaders(train, []), loss_func=partial(F.cross_entropy, label_smoothing=smoothing),
                     opt_func=partial(adamw, wd=wd), cbs=cbs, progress=False)  # no validation pass: the checkpoints
     emit(event='start', budget_s=budget, epochs=epochs, n_train=len(x_train), n_eval=len(x_test), bs=bs, lr=lr, wd=wd,
          width=width, smoothing=smoothing, shift=shift, channels_last=channels_last, seed=seed, **machine(),
-         bf16=False, params=n_params(model), setup_s=round(time.perf_counter() - t_setup, 2), load1=load())
+         bf16=amp == torch.bfloat16, params=n_params(model), setup_s=round(time.perf_counter() - t_setup, 2), load1=load())
     learn.fit_budget(one_cycle_cos(lr / 25, lr, lr / 1e4), one_cycle_cos(0.95, 0.85, 0.95),
                      seconds=budget, steps=epochs * len(train) if epochs else None)
     return learn.model
@@ -109,8 +111,8 @@ def main():
     ap.add_argument('--data', help='folder with the four MNIST-named IDX files (default: convnb.data.mnist)')
     ap.add_argument('--budget', type=float, nargs='+', default=[15., 60.], help='training seconds, one run each')
     ap.add_argument('--epochs', type=int, nargs='+', help='fixed numbers of epochs instead of time budgets')
-    ap.add_argument('--bs', type=int, default=256)
-    ap.add_argument('--lr', type=float, default=0.01)
+    ap.add_argument('--bs', type=int, default=512, help='batch size (chosen with --lr on --holdout 10000)')
+    ap.add_argument('--lr', type=float, default=0.02, help='peak learning rate')
     ap.add_argument('--wd', type=float, default=0.05)
     ap.add_argument('--width', type=int, default=16)
     ap.add_argument('--smoothing', type=float, default=0.1)
@@ -118,6 +120,8 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--holdout', type=int, default=0,
                     help='train on all but the last N training digits and report accuracy on those N (test set unused)')
+    ap.add_argument('--bf16', choices=['auto', 'on', 'off'], default='off',
+                    help='bfloat16 autocast (auto: where the CPU has bf16 units); off by default: the net is too small to gain')
     ap.add_argument('--no-channels-last', action='store_true', help='keep the usual NCHW memory layout')
     ap.add_argument('--threads', type=int, help='torch threads (default: torch decides, one per core)')
     a = ap.parse_args()
@@ -127,7 +131,7 @@ def main():
         (x, y), _ = data
         data = (x[:-a.holdout], y[:-a.holdout]), (x[-a.holdout:], y[-a.holdout:])
     kw = dict(bs=a.bs, lr=a.lr, wd=a.wd, width=a.width, smoothing=a.smoothing, shift=a.shift, seed=a.seed,
-              channels_last=not a.no_channels_last)
+              channels_last=not a.no_channels_last, bf16=a.bf16)
     kw['eval_name'] = 'holdout' if a.holdout else 'test'
     for e in a.epochs or []: run(data, epochs=e, **kw)
     for b in ([] if a.epochs else a.budget): run(data, budget=b, **kw)

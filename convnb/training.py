@@ -13,9 +13,9 @@ __all__ = ['set_hypers', 'amp_dtype']
 
 # %% ../nbs/96_training.ipynb #afa08e0a
 def set_hypers(opt, lr, mom=None):
-    "Set each param group's lr and, if given, momentum (SGD's `momentum`, Adam's beta1)."
+    "Set each param group's lr (times its `lr_mult`, if any) and, if given, momentum (or Adam's beta1)."
     for g in opt.param_groups:
-        g['lr'] = lr
+        g['lr'] = lr * g.get('lr_mult', 1.)
         if mom is not None and 'betas' in g: g['betas'] = (mom, *g['betas'][1:])
         elif mom is not None: g['momentum'] = mom
 
