@@ -1,6 +1,6 @@
 """Takes the CIFAR-10 recipe apart: one short run of bench/cifar.py per ingredient left out, all on a validation split.
 
-Each run trains for `--minutes` (default 3; the bf16 and channels-last runs, which measure images per second,
+Each run trains for `--minutes` (default 2.5; the bf16 and channels-last runs, which measure images per second,
 `--speed-minutes`) on 45,000 training images and reports on the 5,000 held out (never the
 test set), with the same seed; its JSON lines go to `--out/NAME.jsonl` (default bench/results/ablation). A run that
 exists already is skipped, so an interrupted study picks up where it stopped. Lesson 06b reads the files back.
@@ -25,7 +25,7 @@ SPEED_ONLY = {'no-bf16', 'no-channels-last'}   # what these buy is speed: a shor
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--minutes', type=float, default=3.)
+    ap.add_argument('--minutes', type=float, default=2.5)
     ap.add_argument('--speed-minutes', type=float, default=0.75, help='budget of the runs that measure speed only')
     ap.add_argument('--valid', type=int, default=5000)
     ap.add_argument('--out', type=Path, default=HERE / 'results' / 'ablation')
