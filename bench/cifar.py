@@ -23,7 +23,7 @@ machine too (on a machine shared with other jobs, `--threads 1` is often faster)
 
 Flags for ablations and for airbench's other habits (tried on the validation split, not in the default recipe):
 `--no-whitening`, `--no-flip`, `--max-shift 0`, `--label-smoothing 0`, `--bf16 off`, `--no-channels-last`,
-`--dirac` (`identity_init`), `--no-bn-scale` (`fixed_norm_scales`), `--bias-mult 64`, `--mom`, `--ema`.
+`--dirac` (lesson 06b's `identity_init`), `--no-bn-scale` (its `fixed_norm_scales`), `--bias-mult 64`, `--mom`, `--ema`.
 bench/cifar_ablation.py runs the ablations; bench/results/README.md lists the saved runs.
 """
 from __future__ import annotations
@@ -36,8 +36,7 @@ import torch.nn.functional as F
 from common import emit, load, machine
 from convnb.callbacks import Callback, CancelValidException, accuracy
 from convnb.data import cifar10, dataloaders, random_split
-from convnb.fast import (ChannelsLast, MixedPrecision, WeightAverage, amp_dtype, fast_net, fixed_norm_scales,
-                         identity_init, nesterov_sgd, triangle)
+from convnb.fast import ChannelsLast, MixedPrecision, WeightAverage, amp_dtype, fast_net, nesterov_sgd, triangle
 from convnb.inspection import n_params
 from convnb.learner import Learner
 from convnb.resnet import evenly_spaced, flip_shift, resnet_small, tta
@@ -107,8 +106,10 @@ def make_model(a, dls):
         depth = [int(d) for d in a.depth.split(',')]
         return resnet_small(widths=widths, depth=depth[0] if len(depth) == 1 else depth)
     model = fast_net(torch.cat([xb for xb, _ in itertools.islice(dls.train, 10)]).cpu(), widths)
-    if a.dirac: identity_init(model)
-    if not a.bn_scale: fixed_norm_scales(model)
+    for m in model.modules():   # airbench's two habits (lesson 06b shows them; the recipe leaves them out)
+        if a.dirac and isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3):   # each 3x3 conv copies its inputs
+            torch.nn.init.dirac_(m.weight.data[:min(m.in_channels, m.out_channels)])
+        if not a.bn_scale and isinstance(m, torch.nn.BatchNorm2d): m.weight.requires_grad_(False)   # scales stay 1
     if not a.whitening: model[0] = torch.nn.Conv2d(3, model[0].out_channels, 2)   # learns from random, like the rest
     return model
 

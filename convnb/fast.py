@@ -22,8 +22,8 @@ from .learner import Learner
 
 # %% auto #0
 __all__ = ['fast_cnn', 'TensorBatches', 'decay_groups', 'nesterov_sgd', 'triangle', 'one_cycle_cos', 'Budget', 'ChannelsLast',
-           'MixedPrecision', 'WeightAverage', 'whitening_filters', 'Scale', 'conv_pool_group', 'fast_net',
-           'identity_init', 'fixed_norm_scales', 'amp_dtype', 'set_hypers']
+           'MixedPrecision', 'WeightAverage', 'whitening_filters', 'Scale', 'conv_pool_group', 'fast_net', 'amp_dtype',
+           'set_hypers']
 
 # %% ../nbs/06b_training_fast.ipynb #79ce8e33
 def fast_cnn(n_in=1, n_out=10, w=16) -> nn.Sequential:
@@ -212,18 +212,3 @@ def fast_net(x, widths=(64, 256, 256), n_out=10) -> nn.Sequential:
     groups = [conv_pool_group(ni, nf) for ni, nf in zip(ws, ws[1:])]
     head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(widths[-1], n_out, bias=False), Scale(1 / 9))
     return nn.Sequential(white, nn.GELU(), *groups, head)
-
-# %% ../nbs/06b_training_fast.ipynb #f32c81d0
-def identity_init(model) -> nn.Module:
-    "Each trainable 3x3 conv of `model` starts by copying its first input channels (`dirac_`)."
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and m.groups == 1 and m.weight.requires_grad:
-            nn.init.dirac_(m.weight.data[:min(m.in_channels, m.out_channels)])
-    return model
-
-def fixed_norm_scales(model) -> nn.Module:
-    "Every batchnorm scale of `model` frozen at 1; the shifts still learn."
-    for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and m.affine:
-            m.weight.data.fill_(1.); m.weight.requires_grad_(False)
-    return model
