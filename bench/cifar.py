@@ -123,27 +123,27 @@ def main(argv=None):
     if a.limit: x, y = evenly_spaced(x, y, a.limit)
     if a.test_limit: xt, yt = evenly_spaced(xt, yt, a.test_limit)
     if a.valid: (x, y), (xt, yt) = random_split(x, y, valid_pct=a.valid / len(x))   # the test set stays unseen
+    split = 'valid' if a.valid else 'test'   # what the checkpoints report on
     dls = dataloaders((x, y), (xt, yt), bs=a.bs, tfms=partial(flip_shift, max_shift=a.max_shift, p_flip=0.5 if a.flip else 0.), valid_bs=1000)
     model = make_model(a, dls)
     amp = amp_dtype(dls.device, {'auto': 'auto', 'on': True, 'off': False}[a.bf16])
-    cbs = [SkipValidation(a.eval_every), Report('valid' if a.valid else 'test')] + ([ChannelsLast()] if a.channels_last else [])
+    cbs = [SkipValidation(a.eval_every), Report(split)] + ([ChannelsLast()] if a.channels_last else [])
     if a.ema: cbs.append(WeightAverage(a.ema, warmup=a.pct_start))   # little averaging during the warm-up
     if amp: cbs.append(MixedPrecision(dtype=amp))
     learn = Learner(model, dls, loss_func=partial(F.cross_entropy, label_smoothing=a.label_smoothing),
                     opt_func=partial(nesterov_sgd, wd=a.wd, mom=a.mom, bias_mult=a.bias_mult), cbs=cbs, progress=False)
     emit(event='start', args={k: v for k, v in vars(a).items() if v is not None}, device=str(dls.device), **machine(),
-         params=n_params(model), train_images=len(x), **{'valid_images' if a.valid else 'test_images': len(xt)}, bf16=amp == torch.bfloat16,
+         params=n_params(model), train_images=len(x), **{f'{split}_images': len(xt)}, bf16=amp == torch.bfloat16,
          amp=str(amp).replace('torch.', ''), load=load())
     steps = round(a.epochs * len(dls.train)) if a.epochs else None
     budget = learn.fit_budget(triangle(a.lr, a.pct_start), seconds=None if a.epochs else 60 * a.minutes, steps=steps)
     autocast = learn.mixed_precision.autocast if amp else contextlib.nullcontext
     with autocast(): test_acc = learn.validate()['accuracy']
-    name = 'valid' if a.valid else 'test'
     t0 = time.perf_counter()
     with autocast(): probs, targs = tta(learn)
     emit(event='end', train_s=budget.train_s, steps=budget.steps, epochs=budget.images / len(x),
-         images_per_s=budget.images / max(budget.train_s, 1e-9), **{f'{name}_acc': test_acc,
-         f'{name}_tta_acc' if a.valid else 'tta_acc': accuracy(probs, targs).item()}, tta_s=time.perf_counter() - t0,
+         images_per_s=budget.images / max(budget.train_s, 1e-9), **{f'{split}_acc': test_acc,
+         'valid_tta_acc' if a.valid else 'tta_acc': accuracy(probs, targs).item()}, tta_s=time.perf_counter() - t0,
          wall_s=time.perf_counter() - t_start, load=load())
 
 
