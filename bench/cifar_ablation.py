@@ -19,6 +19,10 @@ VARIANTS = {                      # name: the flags that leave one ingredient ou
     'no-smoothing': ['--label-smoothing', '0'],
     'no-bf16': ['--bf16', 'off'],
     'no-channels-last': ['--no-channels-last'],
+    'no-lookahead': ['--no-lookahead'],
+    'no-identity-init': ['--no-dirac'],
+    'trained-bn-scales': ['--bn-scale'],
+    'no-bias-decay': ['--no-bias-decay'],
 }
 SPEED_ONLY = {'no-bf16', 'no-channels-last'}   # what these buy is speed: a short run measures it
 

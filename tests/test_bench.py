@@ -36,6 +36,9 @@ def test_mnist_bench_reads_any_folder_of_mnist_files(tmp_path):
     assert start['n_train'] == 4096 and start['n_eval'] == 256 and start['bs'] == 512
     assert len(checkpoints) == 4 and all({'train_s', 'test_acc', 'images_per_s'} <= c.keys() for c in checkpoints)
     assert checkpoints[-1]['test_acc'] > 0.3   # the classes differ in brightness: 32 steps learn some of that
+    start, *checkpoints = bench('mnist.py', '--data', str(tmp_path), '--epochs', '1', '--threads', '1', '--crop', '20',
+                                '--ema', '0.9')   # the centre 20x20 pixels, the averaged weights measured
+    assert start['crop'] == 20 and start['ema'] == 0.9 and len(checkpoints) == 4
 
 
 def test_mnist_bench_names_a_folder_without_mnist_files(tmp_path):
@@ -50,7 +53,7 @@ def cifar_data():
 
 
 def test_cifar_bench_reports_test_or_validation(cifar_data):
-    tiny = ['--limit', '1024', '--epochs', '2', '--widths', '8,16,16', '--eval-every', '1', '--threads', '1']
+    tiny = ['--limit', '1024', '--epochs', '2', '--widths', '8,16,16', '--eval-every', '1', '--threads', '1', '--bs', '128']
     lines = bench('cifar.py', *tiny, '--test-limit', '300')
     start, epochs, end = lines[0], lines[1:-1], lines[-1]
     assert MACHINE <= start.keys() and isinstance(start['bf16'], bool) and start['test_images'] == 300
@@ -59,11 +62,19 @@ def test_cifar_bench_reports_test_or_validation(cifar_data):
     lines = bench('cifar.py', *tiny, '--valid', '200')   # settings are chosen on held-out training images
     assert 180 <= lines[0]['valid_images'] <= 220 and lines[0]['train_images'] + lines[0]['valid_images'] == 1024
     assert all('test_acc' not in l for l in lines) and {'valid_acc', 'valid_tta_acc'} <= lines[-1].keys()
+    frozen = bench('cifar.py', *tiny, '--test-limit', '300', '--whiten-bias', 'off')[0]   # its 24 biases stay zero
+    assert frozen['params'] == start['params'] and frozen['trainable'] == start['trainable'] - 24
+
+
+def test_cifar_bench_names_a_batch_bigger_than_the_data(cifar_data):
+    r = subprocess.run([sys.executable, str(BENCH / 'cifar.py'), '--limit', '512', '--epochs', '1', '--threads', '1'],
+                       capture_output=True, text=True, timeout=300, cwd=BENCH)
+    assert r.returncode != 0 and '512 training images make no whole batch of --bs 1024' in r.stderr, r.stderr[-2000:]
 
 
 def test_cifar_ablation_writes_one_whole_file_per_variant(cifar_data, tmp_path):
     args = ['--minutes', '0.05', '--speed-minutes', '0.05', '--valid', '200', '--out', str(tmp_path),
-            '--only', 'recipe', 'no-whitening', '--', '--limit', '1024', '--widths', '8,16,16', '--threads', '1']
+            '--only', 'recipe', 'no-whitening', '--', '--limit', '1024', '--widths', '8,16,16', '--threads', '1', '--bs', '128']
     r = subprocess.run([sys.executable, str(BENCH / 'cifar_ablation.py'), *args], capture_output=True, text=True,
                        timeout=300, cwd=BENCH)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -71,3 +82,62 @@ def test_cifar_ablation_writes_one_whole_file_per_variant(cifar_data, tmp_path):
     runs = {p.stem: [json.loads(l) for l in p.read_text().splitlines()] for p in tmp_path.iterdir()}
     assert runs['recipe'][0]['args']['whitening'] is True and runs['no-whitening'][0]['args']['whitening'] is False
     assert all('valid_acc' in r[-1] for r in runs.values())
+
+
+@pytest.fixture
+def cifar_bench(monkeypatch):
+    "bench/cifar.py as a module, for its small pieces."
+    monkeypatch.syspath_prepend(str(BENCH))
+    import cifar
+    return cifar
+
+
+def test_ramp_starts_peaks_and_ends_where_asked(cifar_bench):
+    from convnb.fast import triangle
+    s = cifar_bench.ramp(2., start=0.2, end=0.07, pct_start=0.25)
+    assert [round(s(f), 6) for f in (0, 0.125, 0.25, 0.625, 1, 1.5)] == [0.4, 1.2, 2., 1.07, 0.14, 0.14]
+    assert all(abs(cifar_bench.ramp(0.4)(f / 10) - triangle(0.4)(f / 10)) < 1e-12 for f in range(11))
+
+
+def tiny_learner(cbs):
+    import torch
+    from convnb.data import DataLoaders, Loader
+    from convnb.learner import Learner
+    torch.manual_seed(0)
+    x, y = torch.rand(64, 1, 4, 4), torch.randint(0, 2, (64,))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
+    return Learner(model, DataLoaders(Loader(x, y, 8, shuffle=True), Loader(x, y, 32)), cbs=cbs, progress=False)
+
+
+def test_lookahead_pulls_every_fifth_step_and_ends_on_the_average(cifar_bench):
+    import torch
+    la = cifar_bench.Lookahead(decay=0.5, every=5)
+    learn, seen = tiny_learner([la]), []
+    class Watch(cifar_bench.Callback):
+        order = 40   # after the pull
+        def after_step(self): seen.append(same())
+    def same(): return [torch.equal(a, m) for a, m in zip(la.avg, learn.model.state_dict().values()) if a.is_floating_point()]
+    learn.fit_budget(lambda f: 0.5, steps=16, cbs=[Watch()])
+    pulled = [all(s) for s in seen]   # the weights equal the average right after each pull, and only then
+    assert pulled == [(i + 1) % 5 == 0 for i in range(16)]
+    assert all(same())   # and it ends on the average
+
+
+def test_freeze_after_trains_a_tensor_for_its_first_epochs_only(cifar_bench):
+    import torch
+    learn = tiny_learner([])
+    bias = learn.model[1].bias
+    values = [bias.detach().clone()]
+    class Watch(cifar_bench.Callback):
+        def after_epoch(self): values.append(bias.detach().clone())
+    learn.fit(3, 0.1, cbs=[cifar_bench.FreezeAfter(bias, 1), Watch()])
+    assert not torch.equal(values[0], values[1]) and torch.equal(values[1], values[2]) and torch.equal(values[2], values[3])
+    assert not bias.requires_grad
+
+
+def test_airbench_loop_runs_its_schedule_to_the_end(cifar_data):
+    start, *epochs, end = bench('airbench_loop.py', '--limit', '2048', '--valid', '512', '--bs', '256', '--epochs', '1.5',
+                                '--eval-at', '1')
+    assert MACHINE <= start.keys() and start['train_images'] == 1536 and start['valid_images'] == 512
+    assert start['total_steps'] == 9 and [e['epoch'] for e in epochs] == [1, 2] and end['steps'] == 9
+    assert abs(end['epochs'] - 1.5) < 1e-9 and 0 <= end['valid_acc'] <= 1
