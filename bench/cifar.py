@@ -160,9 +160,9 @@ class Float32(torch.nn.Module):
 def airbench_sgd(model, lr, wd=5e-4, mom=0.9, bias_mult=1.):
     "Nesterov SGD; batchnorm tensors at `bias_mult` times the lr, every tensor decaying as much per step."
     norms = {id(p) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()}
-    ps = [p for p in model.parameters() if p.requires_grad or p.ndim == 1]   # the whitening bias may train later
+    ps = [p for p in model.parameters() if p.requires_grad]
     return torch.optim.SGD([dict(params=[p for p in ps if id(p) not in norms], weight_decay=wd),
-                            dict(params=[p for p in ps if id(p) in norms and p.requires_grad], lr=lr * bias_mult,
+                            dict(params=[p for p in ps if id(p) in norms], lr=lr * bias_mult,
                                  lr_mult=bias_mult, weight_decay=wd / bias_mult)], lr=lr, momentum=mom, nesterov=True)
 
 
@@ -213,10 +213,11 @@ def main(argv=None):
                     opt_func=(lambda ps, lr: airbench_sgd(model, lr, a.wd, a.mom, a.bias_mult)) if a.bias_decay else
                     partial(nesterov_sgd, wd=a.wd, mom=a.mom, bias_mult=a.bias_mult), cbs=cbs, progress=False)
     emit(event='start', args={k: v for k, v in vars(a).items() if v is not None}, device=str(dls.device), **machine(),
-         params=n_params(model), trainable=n_params(model, True), train_images=len(x), **{f'{split}_images': len(xt)}, bf16=amp == torch.bfloat16,
-         amp=str(amp).replace('torch.', ''), load=load())
+         params=n_params(model), trainable=n_params(model, True), train_images=len(x), **{f'{split}_images': len(xt)},
+         bf16=amp == torch.bfloat16, amp=str(amp).replace('torch.', ''), load=load())
     steps = round(a.epochs * len(dls.train)) if a.epochs else None
-    budget = learn.fit_budget(ramp(a.lr, a.lr_start, a.lr_end, a.pct_start), seconds=None if a.epochs else 60 * a.minutes, steps=steps)
+    budget = learn.fit_budget(ramp(a.lr, a.lr_start, a.lr_end, a.pct_start), steps=steps,
+                              seconds=None if a.epochs else 60 * a.minutes)
     autocast = learn.mixed_precision.autocast if amp else contextlib.nullcontext
     with autocast(): test_acc = learn.validate()['accuracy']
     t0 = time.perf_counter()
