@@ -12,27 +12,33 @@ and a last one with `test_acc` and `tta_acc`. Checkpoints are every second epoch
 The model (`--net fast`, the default): lesson 06b's `fast_net`, in the spirit of Keller Jordan's airbench: a frozen
 2x2 patch-whitening conv fitted to ten training batches, then plain conv-pool groups (`--widths`, default 64,256,256,
 chosen over 32,128,128 on the validation split) and no shortcuts; each 3x3 conv starts as the identity on its first
-inputs (lesson 06b's `identity_init`) and the batchnorm scales stay 1 (its `fixed_norm_scales`). `--net resnet`: lesson
-06's `resnet_small`. The recipe, built from `convnb.fast` with the course's `Learner`: the model in channels-last memory
-layout (`ChannelsLast`), its forward pass under bfloat16 autocast where the CPU computes in bf16 natively
-(AVX512-BF16, AMX; `MixedPrecision`, float16 on a CUDA GPU); random flips and shifts of up to 2 pixels, applied to
-whole uint8 batches (`flip_shift`); label smoothing 0.2. The optimiser is airbench's, written for a mean loss: batches
-of 1,024, SGD with Nesterov momentum 0.85, a peak learning rate of 1.5 (64 times that for the batchnorm shifts), and
-weight decay on every tensor, 0.2% per step at the peak (`airbench_sgd`); the learning rate rises linearly from 0.3
-to 1.5 over the first 23% of the budget and falls to 0.105 at the end (`ramp`, `Budget`); the whitening bias starts
-at zero and trains for the first three epochs only (`FreezeAfter`); every 5 steps the weights are pulled to a moving
-average of themselves that grows more stubborn as the budget runs out (`Lookahead`), and the run ends on that
-average; batchnorm keeps its running statistics with momentum 0.4. At the end, test-time augmentation (`tta`: flips
-and one-pixel shifts), reported apart. With `--minutes` the schedule follows the clock, so a run finishes its schedule
-on a slow or a busy machine too (on a machine shared with other jobs, `--threads 1` is often faster).
+inputs (lesson 06b's `identity_init`) and the batchnorm scales stay 1 (its `fixed_norm_scales`). `--net resnet`:
+lesson 06's `resnet_small`. The recipe, built from `convnb.fast` with the course's `Learner`: the model in
+channels-last memory layout (`ChannelsLast`), its forward pass under bfloat16 autocast where the CPU computes in bf16
+natively (AVX512-BF16, AMX; `MixedPrecision`, float16 on a CUDA GPU); alternating flips (a random half of the images
+mirrored in the first epoch, then every image mirrored again each epoch: `AlternatingFlips`) and random shifts of up
+to 2 pixels, applied to whole uint8 batches (`flip_shift`); label smoothing 0.2. The optimiser is airbench's, written
+for a mean loss: batches of 1,024, SGD with Nesterov momentum 0.85, a peak learning rate of 1.5 (64 times that for
+the batchnorm shifts), and weight decay on every tensor, 0.2% per step at the peak (`airbench_sgd`); the learning
+rate rises linearly from 0.3 to 1.5 over the first 23% of the budget and falls to 0.105 at the end (`ramp`,
+`Budget`); the whitening bias starts at zero and trains for the first three epochs only (`FreezeAfter`); every 5
+steps the weights are pulled to a moving average of themselves that grows more stubborn as the budget runs out
+(`Lookahead`), and the run ends on that average; batchnorm keeps its running statistics with momentum 0.4. At the
+end, test-time augmentation (`tta`: flips and one-pixel shifts), reported apart. With `--minutes` the schedule
+follows the clock, so a run finishes its schedule on a slow or a busy machine too (on a machine shared with other
+jobs, `--threads 1` is often faster).
 
-Flags to leave ingredients out, for ablations: `--no-whitening`, `--no-flip`, `--max-shift 0`, `--label-smoothing 0`,
-`--bf16 off`, `--no-channels-last`, `--no-dirac`, `--bn-scale`, `--no-bias-decay`, `--no-lookahead`,
-`--whiten-bias off` (zero and frozen from the start: the first layer's backward pass is skipped, about 6% faster),
-`--whiten-fp32` (the whitening conv in float32: 6% slower). The earlier recipe, 88.6% on the test set, is
-`--bs 256 --lr 0.4 --wd 5e-4 --pct-start 0.25 --lr-start 0 --lr-end 0 --mom 0.9 --bias-mult 1 --no-bias-decay
---bn-scale --no-dirac --whiten-bias train --whiten-bias-epochs 1000 --no-lookahead --bn-momentum 0.1`.
-bench/cifar_ablation.py runs the ablations; bench/results/README.md lists the saved runs.
+Flags to leave ingredients out, for ablations: `--no-whitening`, `--no-flip`, `--flips random`, `--max-shift 0`,
+`--label-smoothing 0`, `--bf16 off`, `--no-channels-last`, `--no-dirac`, `--bn-scale`, `--no-bias-decay`,
+`--no-lookahead`, `--whiten-bias off` (zero and frozen from the start: the first layer's backward pass is skipped,
+about 6% faster), `--whiten-fp32` (the whitening conv in float32: 6% slower). Tried on the validation split and left
+out: `--whiten-eps` (a larger eps damps the faint chroma detail that JPEG removes), `--whiten-keep K` (only the K
+strongest whitened directions), `--recalibrate N` (batchnorm statistics measured afresh at the end on N unaugmented
+training images; the last line then has both accuracies), `--ema`. The earlier recipes: with `--flips random`, 89.5%
+on the test set; with `--flips random --bs 256 --lr 0.4 --wd 5e-4 --pct-start 0.25 --lr-start 0 --lr-end 0 --mom 0.9
+--bias-mult 1 --no-bias-decay --bn-scale --no-dirac --whiten-bias train --whiten-bias-epochs 1000 --no-lookahead
+--bn-momentum 0.1`, 88.6%. bench/cifar_ablation.py runs the ablations; bench/results/README.md lists the saved
+runs.
 """
 from __future__ import annotations
 import argparse, contextlib, itertools, time
@@ -43,8 +49,9 @@ import torch.nn.functional as F
 
 from common import emit, load, machine
 from convnb.callbacks import Callback, CancelValidException, accuracy
-from convnb.data import cifar10, dataloaders, random_split
-from convnb.fast import ChannelsLast, MixedPrecision, WeightAverage, amp_dtype, fast_net, nesterov_sgd
+from convnb.data import Loader, cifar10, dataloaders, random_split
+from convnb.fast import (ChannelsLast, MixedPrecision, WeightAverage, amp_dtype, fast_net, nesterov_sgd,
+                         whitening_filters)
 from convnb.inspection import n_params
 from convnb.learner import Learner
 from convnb.resnet import evenly_spaced, flip_shift, resnet_small, tta
@@ -67,6 +74,9 @@ def parse_args(argv=None):
     p.add_argument('--depth', type=str, default='1', help='blocks per stage: one int, or one per stage like 1,1,2')
     p.add_argument('--max-shift', type=int, default=2, help='random shifts of up to this many pixels (0: none)')
     p.add_argument('--no-flip', dest='flip', action='store_false', help='no random mirror images')
+    p.add_argument('--flips', choices=['alternate', 'random'], default='alternate',
+                   help='alternate: a random half mirrored in the first epoch, then each image mirrored every other '
+                        "epoch (airbench's); random: each image mirrored by a coin toss in every batch")
     p.add_argument('--no-whitening', dest='whitening', action='store_false',
                    help='fast net: an ordinary learned 2x2 conv in place of the frozen whitening (an ablation)')
     p.add_argument('--no-dirac', dest='dirac', action='store_false',
@@ -78,6 +88,10 @@ def parse_args(argv=None):
                    help='the whitening conv bias: trained from a random start, trained from zero, or zero and frozen')
     p.add_argument('--whiten-bias-epochs', type=int, default=3,
                    help='train the whitening bias for this many epochs, then freeze it')
+    p.add_argument('--whiten-eps', type=float, default=5e-4,
+                   help="added to the patch covariance's eigenvalues: larger damps the faint (JPEG-noise) directions")
+    p.add_argument('--whiten-keep', type=int, default=0,
+                   help='keep only the K strongest whitened directions (and their negatives), 1 to 12; 0: all 12')
     p.add_argument('--whiten-fp32', action='store_true', help='the whitening conv in float32 under bf16 autocast')
     p.add_argument('--no-bias-decay', dest='bias_decay', action='store_false',
                    help="no weight decay on biases and norms, all 1-D tensors at --bias-mult (the earlier recipe)")
@@ -86,6 +100,8 @@ def parse_args(argv=None):
                    help="no Lookahead (default: every 5 steps the weights are pulled to their moving average)")
     p.add_argument('--mom', type=float, default=0.85, help='Nesterov momentum')
     p.add_argument('--ema', type=float, default=0.0, help='weight averaging: 0 for none, else the decay per step')
+    p.add_argument('--recalibrate', type=int, default=0,
+                   help='also report the accuracy after batchnorm statistics are measured afresh on this many images')
     p.add_argument('--eval-every', type=int, default=2,
                    help='evaluate on the test set every this many epochs (not counted in train_s)')
     p.add_argument('--limit', type=int, default=None, help='train on LIMIT evenly spaced images (quick checks)')
@@ -150,6 +166,19 @@ class FreezeAfter(Callback):
     def before_epoch(self): self.param.requires_grad_(self.learn.epoch < self.epochs)
 
 
+class AlternatingFlips(Callback):
+    "A random half of the training images mirrored in the first epoch, then every image mirrored again each epoch."
+    order = 10   # after the Budget starts its clock: each epoch's flip counts as training time (the first, a copy, not)
+    def before_fit(self):
+        dl = self.learn.dls.train
+        self.own, dl.x = dl.x, dl.x.clone()   # flip a copy: the caller's images stay as they are
+        half = torch.rand(len(dl.x), device=dl.x.device) < 0.5
+        dl.x[half] = dl.x[half].flip(-1)
+    def before_train(self):
+        if self.learn.epoch: x = self.learn.dls.train.x; x.copy_(x.flip(-1))   # so each image alternates sides
+    def after_fit(self): self.learn.dls.train.x = self.own   # the loader gets its own images back
+
+
 class Float32(torch.nn.Module):
     "Runs `module` in float32 even under autocast."
     def __init__(self, module): super().__init__(); self.module = module
@@ -166,6 +195,24 @@ def airbench_sgd(model, lr, wd=5e-4, mom=0.9, bias_mult=1.):
                                  lr_mult=bias_mult, weight_decay=wd / bias_mult)], lr=lr, momentum=mom, nesterov=True)
 
 
+@torch.no_grad()
+def recalibrate(learn, x, n, bs=1000, channels_last=True):
+    "Batchnorm's running statistics measured afresh, with the final weights, on `n` unaugmented images of `x`."
+    model, dl = learn.model, learn.dls.train
+    bns = torch.nn.BatchNorm1d, torch.nn.BatchNorm2d
+    norms, was_training = [m for m in model.modules() if isinstance(m, bns)], model.training
+    moms = [m.momentum for m in norms]
+    xs = x[torch.randperm(len(x))[:n]]   # all of `x` if it has fewer than `n`
+    try:
+        for m in norms: m.reset_running_stats(); m.momentum = None   # None: a plain average over the batches
+        model.train()
+        for xb, _ in Loader(xs, torch.zeros(len(xs)), bs, mean=dl.mean, std=dl.std, device=dl.device):
+            model(xb.contiguous(memory_format=torch.channels_last) if channels_last and xb.ndim == 4 else xb)
+    finally:
+        for m, mom in zip(norms, moms): m.momentum = mom
+        model.train(was_training)
+
+
 def whitening(model):
     "The whitening conv of a fast net (inside its `Float32` wrapper, if any)."
     return getattr(model[0], 'module', model[0])
@@ -175,9 +222,20 @@ def make_model(a, dls):
     "The net `--net` asks for; `fast_net`'s whitening is fitted to ten training batches."
     widths = [int(w) for w in (a.widths or ('32,64,128,256' if a.net == 'resnet' else '64,256,256')).split(',')]
     if a.net == 'resnet':
+        if a.whiten_keep or a.whiten_eps != 5e-4: raise SystemExit("--whiten-keep and --whiten-eps need --net fast")
         depth = [int(d) for d in a.depth.split(',')]
         return resnet_small(widths=widths, depth=depth[0] if len(depth) == 1 else depth)
-    model = fast_net(torch.cat([xb for xb, _ in itertools.islice(dls.train, 10)]).cpu(), widths)
+    xs = torch.cat([xb for xb, _ in itertools.islice(dls.train, 10)]).cpu()
+    model = fast_net(xs, widths)
+    w = whitening_filters(xs, eps=a.whiten_eps)   # by ascending eigenvalue (the faintest first), then the same negated
+    d, k = len(w) // 2, a.whiten_keep
+    if not 0 <= k <= d: raise SystemExit(f"--whiten-keep {k}: a 2x2 patch of {xs.shape[1]} channels has {d} "
+                                         f"directions; keep 1 to {d} of them, or 0 for all")
+    if k:   # the strongest K and their negatives: a narrower first layer
+        w = torch.cat([w[d - k:d], w[2 * d - k:]])
+        model[0] = torch.nn.Conv2d(xs.shape[1], len(w), 2)
+        c = model[2][0]; model[2][0] = torch.nn.Conv2d(len(w), c.out_channels, 3, padding=1, bias=False)
+    model[0].weight.data = w; model[0].weight.requires_grad_(False)
     for m in model.modules():   # airbench's two habits, from lesson 06b
         if a.dirac and isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3):   # each 3x3 conv copies its inputs
             torch.nn.init.dirac_(m.weight.data[:min(m.in_channels, m.out_channels)])
@@ -200,12 +258,15 @@ def main(argv=None):
     if a.valid: (x, y), (xt, yt) = random_split(x, y, valid_pct=a.valid / len(x))   # the test set stays unseen
     split = 'valid' if a.valid else 'test'   # what the checkpoints report on
     if len(x) < a.bs: raise SystemExit(f"{len(x)} training images make no whole batch of --bs {a.bs}: lower --bs")
-    dls = dataloaders((x, y), (xt, yt), bs=a.bs, tfms=partial(flip_shift, max_shift=a.max_shift, p_flip=0.5 if a.flip else 0.), valid_bs=1000)
+    p_flip = 0.5 if a.flip and a.flips == 'random' else 0.   # alternating flips are done by `AlternatingFlips`
+    dls = dataloaders((x, y), (xt, yt), bs=a.bs, tfms=partial(flip_shift, max_shift=a.max_shift, p_flip=p_flip),
+                      valid_bs=1000)
     model = make_model(a, dls)
     amp = amp_dtype(dls.device, {'auto': 'auto', 'on': True, 'off': False}[a.bf16])
     cbs = [SkipValidation(a.eval_every), Report(split)] + ([ChannelsLast()] if a.channels_last else [])
     if a.ema: cbs.append(WeightAverage(a.ema, warmup=a.pct_start))   # little averaging during the warm-up
     if a.lookahead: cbs.append(Lookahead())
+    if a.flip and a.flips == 'alternate': cbs.append(AlternatingFlips())
     if a.net == 'fast' and a.whitening and a.whiten_bias != 'off':   # the whitening bias trains for a few epochs only
         cbs.append(FreezeAfter(whitening(model).bias, a.whiten_bias_epochs))
     if amp: cbs.append(MixedPrecision(dtype=amp))
@@ -222,9 +283,16 @@ def main(argv=None):
     with autocast(): test_acc = learn.validate()['accuracy']
     t0 = time.perf_counter()
     with autocast(): probs, targs = tta(learn)
+    tta_s = time.perf_counter() - t0
+    recal = {}
+    if a.recalibrate:
+        t0 = time.perf_counter()
+        with autocast(): recalibrate(learn, x, a.recalibrate, channels_last=a.channels_last)
+        recal = dict(recal_s=time.perf_counter() - t0)
+        with autocast(): recal[f'{split}_recal_acc'] = learn.validate()['accuracy']
     emit(event='end', train_s=budget.train_s, steps=budget.steps, epochs=budget.images / len(x),
          images_per_s=budget.images / max(budget.train_s, 1e-9), **{f'{split}_acc': test_acc,
-         'valid_tta_acc' if a.valid else 'tta_acc': accuracy(probs, targs).item()}, tta_s=time.perf_counter() - t0,
+         'valid_tta_acc' if a.valid else 'tta_acc': accuracy(probs, targs).item()}, tta_s=tta_s, **recal,
          wall_s=time.perf_counter() - t_start, load=load())
 
 

@@ -16,6 +16,7 @@ VARIANTS = {                      # name: the flags that leave one ingredient ou
     'recipe': [],
     'no-whitening': ['--no-whitening'],
     'no-augmentation': ['--no-flip', '--max-shift', '0'],
+    'random-flips': ['--flips', 'random'],
     'no-smoothing': ['--label-smoothing', '0'],
     'no-bf16': ['--bf16', 'off'],
     'no-channels-last': ['--no-channels-last'],

@@ -64,6 +64,11 @@ def test_cifar_bench_reports_test_or_validation(cifar_data):
     assert all('test_acc' not in l for l in lines) and {'valid_acc', 'valid_tta_acc'} <= lines[-1].keys()
     frozen = bench('cifar.py', *tiny, '--test-limit', '300', '--whiten-bias', 'off')[0]   # its 24 biases stay zero
     assert frozen['params'] == start['params'] and frozen['trainable'] == start['trainable'] - 24
+    narrow, *_, end = bench('cifar.py', *tiny, '--test-limit', '300', '--whiten-keep', '6', '--recalibrate', '200',
+                            '--flips', 'random')   # 12 whitened channels, not 24: 12 biases and 12x8 3x3 filters fewer
+    assert narrow['trainable'] == start['trainable'] - 12 - 12 * 8 * 9
+    assert narrow['params'] == start['params'] - 12 - 12 * 8 * 9 - 12 * 3 * 2 * 2
+    assert {'test_acc', 'test_recal_acc', 'recal_s'} <= end.keys() and 0 <= end['test_recal_acc'] <= 1
 
 
 def test_cifar_bench_names_a_batch_bigger_than_the_data(cifar_data):
@@ -141,3 +146,58 @@ def test_airbench_loop_runs_its_schedule_to_the_end(cifar_data):
     assert MACHINE <= start.keys() and start['train_images'] == 1536 and start['valid_images'] == 512
     assert start['total_steps'] == 9 and [e['epoch'] for e in epochs] == [1, 2] and end['steps'] == 9
     assert abs(end['epochs'] - 1.5) < 1e-9 and 0 <= end['valid_acc'] <= 1
+
+
+def test_alternating_flips_show_each_image_mirrored_every_other_epoch(cifar_bench):
+    import torch
+    learn, seen = tiny_learner([cifar_bench.AlternatingFlips()]), []
+    own = learn.dls.train.x; x0 = own.clone()
+    class Watch(cifar_bench.Callback):
+        order = 20   # after the flipping
+        def before_train(self): seen.append(learn.dls.train.x.clone())
+    learn.fit(4, 0.1, cbs=[Watch()])
+    first = torch.tensor([not torch.equal(a, b) for a, b in zip(seen[0], x0)])   # mirrored in epoch 0
+    assert 0.25 < first.float().mean() < 0.75   # about half
+    for e, xe in enumerate(seen):
+        flipped = first ^ bool(e % 2)
+        assert torch.equal(xe[flipped], x0[flipped].flip(-1)) and torch.equal(xe[~flipped], x0[~flipped])
+    assert learn.dls.train.x is own and torch.equal(own, x0)   # the loader's own images back, never flipped
+
+
+def test_recalibrate_averages_batchnorm_over_plain_normalised_batches_and_restores_the_model(cifar_bench):
+    import torch
+    from convnb.data import DataLoaders, Loader
+    from convnb.learner import Learner
+    torch.manual_seed(0)
+    x, y = torch.randint(0, 256, (64, 1, 4, 4), dtype=torch.uint8), torch.randint(0, 2, (64,))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.BatchNorm1d(8),
+                                torch.nn.Linear(8, 2))
+    flip = lambda xb: xb.flip(-1)   # an augmentation recalibrate must not use
+    learn = Learner(model, DataLoaders(Loader(x, y, 8, shuffle=True, mean=100., std=50., tfms=flip), Loader(x, y, 32)),
+                    progress=False)
+    bn = model[2]; model.eval(); bn.momentum = 0.3
+    torch.manual_seed(1); cifar_bench.recalibrate(learn, x, n=64, bs=32)   # two batches of 32
+    torch.manual_seed(1); order = torch.randperm(64)   # the images it drew, in its order
+    with torch.no_grad(): h = model[1](model[0]((x[order].float() / 255 - 100.) / 50.))
+    test_mean, test_var = h.mean(0), (h[:32].var(0) + h[32:].var(0)) / 2   # a plain average of the two batches
+    assert torch.allclose(bn.running_mean, test_mean, atol=1e-5) and torch.allclose(bn.running_var, test_var, atol=1e-5)
+    assert bn.momentum == 0.3 and not model.training
+
+
+def test_whiten_keep_keeps_the_strongest_directions_and_their_negatives(cifar_bench):
+    import torch
+    from types import SimpleNamespace
+    from convnb.fast import whitening_filters
+    torch.manual_seed(0)
+    batch = (torch.rand(16, 3, 8, 8) + torch.rand(16, 1, 1, 1), torch.zeros(16))   # ten identical batches
+    dls = SimpleNamespace(train=[batch] * 10)
+    xs = torch.cat([batch[0]] * 10)
+    for eps, keep in [(5e-4, 3), (1e-2, 12)]:
+        a = cifar_bench.parse_args(['--widths', '8,16,16', '--whiten-keep', str(keep), '--whiten-eps', str(eps)])
+        model, w = cifar_bench.make_model(a, dls), whitening_filters(xs, eps=eps)   # faintest first, then negated
+        test_rows = list(range(12 - keep, 12)) + list(range(24 - keep, 24))
+        assert torch.allclose(model[0].weight, w[test_rows]) and model[0].out_channels == 2 * keep
+        assert model[2][0].in_channels == 2 * keep and not model[0].weight.requires_grad
+    for bad in ['-1', '13']:
+        with pytest.raises(SystemExit, match='--whiten-keep'):
+            cifar_bench.make_model(cifar_bench.parse_args(['--whiten-keep', bad]), dls)
