@@ -54,6 +54,7 @@ from convnb.fast import (ChannelsLast, MixedPrecision, WeightAverage, amp_dtype,
                          whitening_filters)
 from convnb.inspection import n_params
 from convnb.learner import Learner
+from convnb.training import keep_freed_memory
 from convnb.resnet import evenly_spaced, flip_shift, resnet_small, tta
 
 
@@ -83,6 +84,8 @@ def parse_args(argv=None):
                    help='3x3 convs start random (default: as the identity on their first inputs, `identity_init`)')
     p.add_argument('--bias-mult', type=float, default=64., help='batchnorm shifts (all biases without --no-bias-decay) '
                                                                  'learn this many times faster')
+    p.add_argument('--no-keep-memory', dest='keep_memory', action='store_false',
+                   help="leave glibc's malloc as it is (by default freed memory is kept: keep_freed_memory)")
     p.add_argument('--bn-scale', action='store_true', help='batchnorm scales train (default: fixed at 1)')
     p.add_argument('--whiten-bias', choices=['train', 'zero', 'off'], default='zero',
                    help='the whitening conv bias: trained from a random start, trained from zero, or zero and frozen')
@@ -250,6 +253,7 @@ def make_model(a, dls):
 def main(argv=None):
     a = parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
+    kept = keep_freed_memory() if a.keep_memory else False   # ~20% faster steps: no page faults
     torch.manual_seed(a.seed)
     t_start = time.perf_counter()
     x, y, _ = cifar10(); xt, yt, _ = cifar10(train=False)
@@ -275,7 +279,7 @@ def main(argv=None):
                     partial(nesterov_sgd, wd=a.wd, mom=a.mom, bias_mult=a.bias_mult), cbs=cbs, progress=False)
     emit(event='start', args={k: v for k, v in vars(a).items() if v is not None}, device=str(dls.device), **machine(),
          params=n_params(model), trainable=n_params(model, True), train_images=len(x), **{f'{split}_images': len(xt)},
-         bf16=amp == torch.bfloat16, amp=str(amp).replace('torch.', ''), load=load())
+         bf16=amp == torch.bfloat16, kept_memory=kept, amp=str(amp).replace('torch.', ''), load=load())
     steps = round(a.epochs * len(dls.train)) if a.epochs else None
     budget = learn.fit_budget(ramp(a.lr, a.lr_start, a.lr_end, a.pct_start), steps=steps,
                               seconds=None if a.epochs else 60 * a.minutes)

@@ -41,6 +41,7 @@ from convnb.data import DataLoaders, mnist, parse_idx
 from convnb.fast import ChannelsLast, MixedPrecision, TensorBatches, WeightAverage, amp_dtype, decay_groups, fast_cnn, one_cycle_cos
 from convnb.inspection import n_params
 from convnb.learner import Learner
+from convnb.training import keep_freed_memory
 
 MNIST_NAMES = {'x_train': 'train-images-idx3-ubyte', 'y_train': 'train-labels-idx1-ubyte',
                'x_test': 't10k-images-idx3-ubyte', 'y_test': 't10k-labels-idx1-ubyte'}
@@ -87,7 +88,7 @@ def adamw(params, lr, wd):
 
 
 def run(data, budget=None, epochs=None, bs=512, lr=0.02, wd=0.05, width=16, smoothing=0.1, shift=2, seed=0, checkpoints=4,
-        channels_last=True, eval_name='test', bf16='off', crop=0, ema=0.):
+        channels_last=True, eval_name='test', bf16='off', crop=0, ema=0., kept_memory=False):
     "Train one fresh model for `budget` seconds (or `epochs` epochs), printing a JSON line at each checkpoint."
     torch.manual_seed(seed)
     t_setup = time.perf_counter()
@@ -106,7 +107,7 @@ def run(data, budget=None, epochs=None, bs=512, lr=0.02, wd=0.05, width=16, smoo
                     opt_func=partial(adamw, wd=wd), cbs=cbs, progress=False)  # no validation pass: the checkpoints
     emit(event='start', budget_s=budget, epochs=epochs, n_train=len(x_train), n_eval=len(x_test), bs=bs, lr=lr, wd=wd,
          width=width, smoothing=smoothing, shift=shift, crop=crop, ema=ema, channels_last=channels_last, seed=seed, **machine(),
-         bf16=amp == torch.bfloat16, params=n_params(model), setup_s=round(time.perf_counter() - t_setup, 2), load1=load())
+         bf16=amp == torch.bfloat16, kept_memory=kept_memory, params=n_params(model), setup_s=round(time.perf_counter() - t_setup, 2), load1=load())
     learn.fit_budget(one_cycle_cos(lr / 25, lr, lr / 1e4), one_cycle_cos(0.95, 0.85, 0.95),
                      seconds=budget, steps=epochs * len(train) if epochs else None)
     return learn.model
@@ -132,14 +133,17 @@ def main():
                     help='bfloat16 autocast (auto: where the CPU has bf16 units); off by default: the net is too small to gain')
     ap.add_argument('--no-channels-last', action='store_true', help='keep the usual NCHW memory layout')
     ap.add_argument('--threads', type=int, help='torch threads (default: torch decides, one per core)')
+    ap.add_argument('--no-keep-memory', dest='keep_memory', action='store_false',
+                    help="leave glibc's malloc as it is (by default freed memory is kept: keep_freed_memory)")
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
+    kept = keep_freed_memory() if a.keep_memory else False
     data = load_idx_folder(a.data) if a.data else (mnist(True), mnist(False))
     if a.holdout:  # a validation split carved from the training set: for choosing settings without peeking at the test set
         (x, y), _ = data
         data = (x[:-a.holdout], y[:-a.holdout]), (x[-a.holdout:], y[-a.holdout:])
     kw = dict(bs=a.bs, lr=a.lr, wd=a.wd, width=a.width, smoothing=a.smoothing, shift=a.shift, seed=a.seed,
-              channels_last=not a.no_channels_last, bf16=a.bf16, crop=a.crop, ema=a.ema)
+              channels_last=not a.no_channels_last, bf16=a.bf16, crop=a.crop, ema=a.ema, kept_memory=kept)
     kw['eval_name'] = 'holdout' if a.holdout else 'test'
     for e in a.epochs or []: run(data, epochs=e, **kw)
     for b in ([] if a.epochs else a.budget): run(data, budget=b, **kw)
