@@ -15,31 +15,31 @@ chosen over 32,128,128 on the validation split) and no shortcuts; each 3x3 conv 
 inputs (lesson 06b's `identity_init`) and the batchnorm scales stay 1 (its `fixed_norm_scales`). `--net resnet`:
 lesson 06's `resnet_small`. The recipe, built from `convnb.fast` with the course's `Learner`: the model in
 channels-last memory layout (`ChannelsLast`), its forward pass under bfloat16 autocast where the CPU computes in bf16
-natively (AVX512-BF16, AMX; `MixedPrecision`, float16 on a CUDA GPU); alternating flips (a random half of the images
-mirrored in the first epoch, then every image mirrored again each epoch: `AlternatingFlips`) and random shifts of up
-to 2 pixels, applied to whole uint8 batches (`flip_shift`); label smoothing 0.2. The optimiser is airbench's, written
-for a mean loss: batches of 1,024, SGD with Nesterov momentum 0.85, a peak learning rate of 1.5 (64 times that for
-the batchnorm shifts), and weight decay on every tensor, 0.2% per step at the peak (`airbench_sgd`); the learning
-rate rises linearly from 0.3 to 1.5 over the first 23% of the budget and falls to 0.105 at the end (`ramp`,
-`Budget`); the whitening bias starts at zero and trains for the first three epochs only (`FreezeAfter`); every 5
-steps the weights are pulled to a moving average of themselves that grows more stubborn as the budget runs out
-(`Lookahead`), and the run ends on that average; batchnorm keeps its running statistics with momentum 0.4. At the
-end, test-time augmentation (`tta`: flips and one-pixel shifts), reported apart. With `--minutes` the schedule
-follows the clock, so a run finishes its schedule on a slow or a busy machine too (on a machine shared with other
-jobs, `--threads 1` is often faster).
+natively (AVX512-BF16, AMX; `MixedPrecision`, float16 on a CUDA GPU); glibc's malloc told to keep freed memory for the
+next step (`keep_freed_memory`: no page faults, about 10% more images per second); alternating flips (a random half of
+the images mirrored in the first epoch, then every image mirrored again each epoch: `AlternatingFlips`) and random
+shifts of up to 2 pixels, applied to whole uint8 batches (`flip_shift`); label smoothing 0.2. The optimiser is
+airbench's, written for a mean loss: batches of 1,024, SGD with Nesterov momentum 0.85, a peak learning rate of 1.5
+(64 times that for the batchnorm shifts), and weight decay on every tensor, 0.2% per step at the peak
+(`airbench_sgd`); the learning rate rises linearly from 0.3 to 1.5 over the first 23% of the budget and falls to 0.105
+at the end (`ramp`, `Budget`); the whitening bias starts at zero and trains for the first three epochs only
+(`FreezeAfter`); every 5 steps the weights are pulled to a moving average of themselves that grows more stubborn as
+the budget runs out (`Lookahead`), and the run ends on that average; batchnorm keeps its running statistics with
+momentum 0.4. At the end, test-time augmentation (`tta`: flips and one-pixel shifts), reported apart. With `--minutes`
+the schedule follows the clock, so a run finishes its schedule on a slow or a busy machine too (on a machine shared
+with other jobs, `--threads 1` is often faster).
 
-Flags to leave ingredients out, for ablations: `--no-whitening`, `--no-flip`, `--flips random`, `--max-shift 0`,
-`--label-smoothing 0`, `--bf16 off`, `--no-channels-last`, `--no-dirac`, `--bn-scale`, `--no-bias-decay`,
-`--no-lookahead`, `--whiten-bias off` (zero and frozen from the start: the first layer's backward pass is skipped,
-about 6% faster), `--whiten-fp32` (the whitening conv in float32: 6% slower). Tried on the validation split and left
-out: `--whiten-eps` (a larger eps damps the faint chroma detail that JPEG removes), `--whiten-keep K` (only the K
-strongest whitened directions), `--recalibrate N` (batchnorm statistics measured afresh at the end on N unaugmented
-training images; the last line then has both accuracies), `--ema`. The earlier recipes: with `--flips random`, 89.5%
-on the test set; with `--flips random --bs 256 --lr 0.4 --wd 5e-4 --pct-start 0.25 --lr-start 0 --lr-end 0 --mom 0.9
---bias-mult 1 --no-bias-decay --bn-scale --no-dirac --whiten-bias train --whiten-bias-epochs 1000 --no-lookahead
---bn-momentum 0.1`, 88.6%. bench/cifar_ablation.py runs the ablations; bench/results/README.md lists the saved
-runs.
-"""
+Flags to leave ingredients out, for ablations: `--no-keep-memory`, `--no-whitening`, `--no-flip`, `--flips random`,
+`--max-shift 0`, `--label-smoothing 0`, `--bf16 off`, `--no-channels-last`, `--no-dirac`, `--bn-scale`,
+`--no-bias-decay`, `--no-lookahead`, `--whiten-bias off` (zero and frozen from the start: the first layer's backward
+pass is skipped, about 6% faster), `--whiten-fp32` (the whitening conv in float32: 6% slower). Tried on the validation
+split and left out: `--whiten-eps` (a larger eps damps the faint chroma detail that JPEG removes), `--whiten-keep K`
+(only the K strongest whitened directions), `--recalibrate N` (batchnorm statistics measured afresh at the end on N
+unaugmented training images; the last line then has both accuracies), `--ema`. The earlier recipes: with `--flips
+random`, 89.5% on the test set; with `--flips random --bs 256 --lr 0.4 --wd 5e-4 --pct-start 0.25 --lr-start 0
+--lr-end 0 --mom 0.9 --bias-mult 1 --no-bias-decay --bn-scale --no-dirac --whiten-bias train --whiten-bias-epochs 1000
+--no-lookahead --bn-momentum 0.1`, 88.6%. bench/cifar_ablation.py runs the ablations; bench/results/README.md lists
+the saved runs."""
 from __future__ import annotations
 import argparse, contextlib, itertools, time
 from functools import partial
@@ -253,7 +253,7 @@ def make_model(a, dls):
 def main(argv=None):
     a = parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    kept = keep_freed_memory() if a.keep_memory else False   # ~20% faster steps: no page faults
+    kept = keep_freed_memory() if a.keep_memory else False   # no page faults: ~10% more images per second
     torch.manual_seed(a.seed)
     t_start = time.perf_counter()
     x, y, _ = cifar10(); xt, yt, _ = cifar10(train=False)

@@ -1,5 +1,5 @@
 "The benches run as a user runs them (tiny settings, one thread): their JSON lines carry what a figure depends on."
-import gzip, json, os, subprocess, sys
+import gzip, json, os, platform, subprocess, sys
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +7,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / 'bench'
 MACHINE = {'cpu', 'cpu_bf16', 'threads', 'torch'}
+GLIBC = sys.platform.startswith('linux') and platform.libc_ver()[0] == 'glibc'   # where keep_freed_memory works
 
 
 def bench(script, *args, timeout=300):
@@ -34,11 +35,12 @@ def test_mnist_bench_reads_any_folder_of_mnist_files(tmp_path):
     start, checkpoints = lines[0], lines[1:]
     assert start['event'] == 'start' and MACHINE <= start.keys() and start['bf16'] is False and start['threads'] == 1
     assert start['n_train'] == 4096 and start['n_eval'] == 256 and start['bs'] == 512
+    assert start['kept_memory'] is GLIBC   # keep_freed_memory: glibc only
     assert len(checkpoints) == 4 and all({'train_s', 'test_acc', 'images_per_s'} <= c.keys() for c in checkpoints)
     assert checkpoints[-1]['test_acc'] > 0.3   # the classes differ in brightness: 32 steps learn some of that
     start, *checkpoints = bench('mnist.py', '--data', str(tmp_path), '--epochs', '1', '--threads', '1', '--crop', '20',
-                                '--ema', '0.9')   # the centre 20x20 pixels, the averaged weights measured
-    assert start['crop'] == 20 and start['ema'] == 0.9 and len(checkpoints) == 4
+                                '--ema', '0.9', '--no-keep-memory')   # the centre 20x20 pixels, the average measured
+    assert start['crop'] == 20 and start['ema'] == 0.9 and len(checkpoints) == 4 and start['kept_memory'] is False
 
 
 def test_mnist_bench_names_a_folder_without_mnist_files(tmp_path):
@@ -62,8 +64,9 @@ def test_cifar_bench_reports_test_or_validation(cifar_data):
     lines = bench('cifar.py', *tiny, '--valid', '200')   # settings are chosen on held-out training images
     assert 180 <= lines[0]['valid_images'] <= 220 and lines[0]['train_images'] + lines[0]['valid_images'] == 1024
     assert all('test_acc' not in l for l in lines) and {'valid_acc', 'valid_tta_acc'} <= lines[-1].keys()
-    frozen = bench('cifar.py', *tiny, '--test-limit', '300', '--whiten-bias', 'off')[0]   # its 24 biases stay zero
-    assert frozen['params'] == start['params'] and frozen['trainable'] == start['trainable'] - 24
+    frozen = bench('cifar.py', *tiny, '--test-limit', '300', '--whiten-bias', 'off', '--no-keep-memory')[0]
+    assert frozen['params'] == start['params'] and frozen['trainable'] == start['trainable'] - 24   # 24 biases stay 0
+    assert start['kept_memory'] is GLIBC and frozen['kept_memory'] is False
     narrow, *_, end = bench('cifar.py', *tiny, '--test-limit', '300', '--whiten-keep', '6', '--recalibrate', '200',
                             '--flips', 'random')   # 12 whitened channels, not 24: 12 biases and 12x8 3x3 filters fewer
     assert narrow['trainable'] == start['trainable'] - 12 - 12 * 8 * 9
