@@ -5,7 +5,7 @@ widget rendered, and that moving a widget redraws its picture. Screenshots go to
 JupyterLab runs on 127.0.0.1 with a random port and token, on a copy of the notebooks without their `#| slow` cells,
 and is stopped by its PID at the end, also on failure. Run with `pytest -k browser`.
 """
-import json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+import contextlib, json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -195,11 +195,14 @@ def results(request, lab, browser):
     while todo or running:
         while todo and len(running) < PARALLEL:
             name, t0 = todo.pop(0), time.time()
-            try:
-                page = free.pop() if free else open_lab(browser, base, token)
-                start(page, name); running[name] = (page, t0)
-            except Exception as e:
-                out[name] = dict(problems=[f'could not open and start: {type(e).__name__}: {e}'], seconds=0)
+            for attempt in range(2):   # once more on a fresh page: Playwright now and then loses a promise
+                page = None
+                try:
+                    page = free.pop() if free and not attempt else open_lab(browser, base, token)
+                    start(page, name); running[name] = (page, t0); break
+                except Exception as e:
+                    if attempt: out[name] = dict(problems=[f'could not open and start: {type(e).__name__}: {e}'], seconds=0)
+                    with contextlib.suppress(Exception): page.close()
         for name, (page, t0) in list(running.items()):
             errors, late = finished(page), time.time() - t0 > TIMEOUT
             if errors is None and not late: continue
