@@ -41,6 +41,9 @@ def test_mnist_bench_reads_any_folder_of_mnist_files(tmp_path):
     start, *checkpoints = bench('mnist.py', '--data', str(tmp_path), '--epochs', '1', '--threads', '1', '--crop', '20',
                                 '--ema', '0.9', '--no-keep-memory')   # the centre 20x20 pixels, the average measured
     assert start['crop'] == 20 and start['ema'] == 0.9 and len(checkpoints) == 4 and start['kept_memory'] is False
+    start, *checkpoints = bench('mnist.py', '--data', str(tmp_path), '--epochs', '2', '--threads', '1',
+                                '--muon-lr', '0.005', '--lr', '0.05')   # Muon for the filters, SGD for the rest
+    assert start['muon_lr'] == 0.005 and checkpoints[-1]['test_acc'] > 0.3
 
 
 def test_mnist_bench_names_a_folder_without_mnist_files(tmp_path):
@@ -98,6 +101,22 @@ def cifar_bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     import cifar
     return cifar
+
+
+def test_muon_sgd_gives_muon_the_3x3_filters_and_sgd_the_rest(cifar_bench):
+    import torch
+    from convnb.fast import fast_net
+    from convnb.training import set_hypers
+    model = fast_net(torch.randn(64, 3, 8, 8), (8, 16, 16))
+    opt = cifar_bench.muon_sgd(model, lr=0.5, muon_lr=0.03, muon_mom=0.6, wd=1e-3, mom=0.85, bias_mult=64.)
+    filters = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    muon, rest, norms = opt.param_groups
+    assert muon['muon'] and [id(p) for p in muon['params']] == [id(p) for p in filters] and muon['momentum'] == 0.6
+    assert not rest['muon'] and not norms['muon'] and all(p.ndim != 4 or p.shape[-1] != 3 for p in rest['params'])
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}   # the frozen whitening weights: in no group
+    assert {id(p) for g in opt.param_groups for p in g['params']} == trainable
+    set_hypers(opt, 0.25)   # what Budget does at every step: the schedule scales every group alike
+    assert [round(g['lr'], 6) for g in opt.param_groups] == [0.015, 0.25, 16.]
 
 
 def test_ramp_starts_peaks_and_ends_where_asked(cifar_bench):
