@@ -37,7 +37,7 @@ pass is skipped, about 6% faster), `--whiten-fp32` (the whitening conv in float3
 validation split and left out: `--whiten-eps` (a larger eps damps the faint chroma detail that JPEG removes),
 `--whiten-keep K` (only the K strongest whitened directions), `--recalibrate N` (batchnorm statistics measured afresh
 at the end on N unaugmented training images; the last line then has both accuracies), `--ema`, `--muon-lr` (Muon,
-`convnb.fast.Muon`, for the 3x3 filters, SGD for the rest: far ahead after two epochs, 85.2% against 81.5% at
+`convnb.muon.Muon`, for the 3x3 filters, SGD for the rest: far ahead after two epochs, 85.2% against 81.5% at
 `--muon-lr 0.03`, and level after ten, 89.9% against 89.8-89.9%, at up to a tenth fewer images per second).
 The earlier recipes: with `--bs 1024 --lr 1.5` (airbench's batches), 89.8% on the test set; with `--bs 1024 --lr 1.5
 --flips random`, 89.5%; with `--flips random --bs 256 --lr 0.4 --wd 5e-4 --pct-start 0.25 --lr-start 0 --lr-end 0
@@ -54,10 +54,11 @@ import torch.nn.functional as F
 from common import emit, load, machine
 from convnb.callbacks import Callback, CancelValidException, accuracy
 from convnb.data import Loader, cifar10, dataloaders, random_split
-from convnb.fast import (ChannelsLast, MixedPrecision, Muon, WeightAverage, amp_dtype, fast_net, nesterov_sgd,
+from convnb.fast import (ChannelsLast, MixedPrecision, WeightAverage, amp_dtype, fast_net, nesterov_sgd,
                          whitening_filters)
 from convnb.inspection import n_params
 from convnb.learner import Learner
+from convnb.muon import Muon
 from convnb.training import keep_freed_memory
 from convnb.resnet import evenly_spaced, flip_shift, resnet_small, tta
 

@@ -27,7 +27,7 @@ small net it made no measurable difference: 20,400 against 20,800 images per sec
 Tried on the holdout and left out of the recipe (each ends level with it or lower; bench/results/tuning):
 `--crop 24` (the central 24x24 pixels only, 13% more images per second), `--ema 0.99` (the checkpoints measure an
 average of the weights, `WeightAverage`), `--width 32`, `--bf16 on`, `--muon-lr 0.005 --lr 0.05` (Muon,
-`convnb.fast.Muon`, for the conv filters, Nesterov SGD for the rest: 99.43/99.45% after 15 s against AdamW's
+`convnb.muon.Muon`, for the conv filters, Nesterov SGD for the rest: 99.43/99.45% after 15 s against AdamW's
 99.40/99.34% the same day, within the noise; a little lower after 60 s, at a fifth fewer images per second).
 """
 from __future__ import annotations
@@ -41,10 +41,11 @@ import torch.nn.functional as F
 from common import emit, load, machine
 from convnb.callbacks import Callback
 from convnb.data import DataLoaders, mnist, parse_idx
-from convnb.fast import (ChannelsLast, MixedPrecision, Muon, TensorBatches, WeightAverage, amp_dtype, decay_groups,
+from convnb.fast import (ChannelsLast, MixedPrecision, TensorBatches, WeightAverage, amp_dtype, decay_groups,
                          fast_cnn, one_cycle_cos)
 from convnb.inspection import n_params
 from convnb.learner import Learner
+from convnb.muon import Muon
 from convnb.training import keep_freed_memory
 
 MNIST_NAMES = {'x_train': 'train-images-idx3-ubyte', 'y_train': 'train-labels-idx1-ubyte',

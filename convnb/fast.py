@@ -22,8 +22,8 @@ from .learner import Learner
 
 # %% auto #0
 __all__ = ['fast_cnn', 'TensorBatches', 'decay_groups', 'nesterov_sgd', 'triangle', 'one_cycle_cos', 'Budget', 'ChannelsLast',
-           'MixedPrecision', 'WeightAverage', 'whitening_filters', 'Scale', 'conv_pool_group', 'fast_net',
-           'orthogonalize', 'Muon', 'amp_dtype', 'set_hypers']
+           'MixedPrecision', 'WeightAverage', 'whitening_filters', 'Scale', 'conv_pool_group', 'fast_net', 'amp_dtype',
+           'set_hypers']
 
 # %% ../nbs/06b_training_fast.ipynb #79ce8e33
 def fast_cnn(n_in=1, n_out=10, w=16) -> nn.Sequential:
@@ -212,40 +212,3 @@ def fast_net(x, widths=(64, 256, 256), n_out=10) -> nn.Sequential:
     groups = [conv_pool_group(ni, nf) for ni, nf in zip(ws, ws[1:])]
     head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(widths[-1], n_out, bias=False), Scale(1 / 9))
     return nn.Sequential(white, nn.GELU(), *groups, head)
-
-# %% ../nbs/06b_training_fast.ipynb #bb79fdfd
-def orthogonalize(g, steps=5, coefs=(3.4445, -4.7750, 2.0315), dtype=torch.bfloat16) -> torch.Tensor:
-    "`g` with its singular values pulled towards 1 by `steps` Newton-Schulz steps, its singular vectors kept."
-    if g.ndim != 2: raise ValueError(f"orthogonalize needs a matrix; got shape {tuple(g.shape)} (flatten a conv's "
-                                     f"filters first: w.flatten(1))")
-    a, b, c = coefs
-    x = g.to(dtype) / (g.norm() + 1e-7)   # every singular value now at most 1
-    wide = x.shape[0] <= x.shape[1]
-    if not wide: x = x.T                  # so that x @ x.T is the smaller of the two products
-    for _ in range(steps):
-        s = x @ x.T
-        x = a * x + (b * s + c * s @ s) @ x   # each singular value s becomes a*s + b*s**3 + c*s**5
-    return (x if wide else x.T).to(g.dtype)
-
-# %% ../nbs/06b_training_fast.ipynb #9d9d626f
-class Muon(torch.optim.Optimizer):
-    "Nesterov SGD, except in groups with `muon=True`: orthogonalized steps, weights held at norm sqrt(rows)."
-    def __init__(self, params, lr, momentum=0.9, weight_decay=0., dtype=torch.bfloat16):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, muon=False))
-        self.dtype = dtype   # of the Newton-Schulz products
-        for g in self.param_groups:
-            flat = [tuple(p.shape) for p in g['params'] if p.ndim < 2]
-            if g['muon'] and flat: raise ValueError(f"Muon orthogonalizes matrices and conv filters; a muon=True group "
-                                                    f"has tensors of shape {flat}: give them a group of their own")
-    @torch.no_grad()
-    def step(self):
-        for g in self.param_groups:
-            for p in g['params']:
-                if p.grad is None: continue
-                d = p.grad if g['muon'] or not g['weight_decay'] else p.grad.add(p, alpha=g['weight_decay'])
-                buf = self.state[p].setdefault('momentum_buffer', torch.zeros_like(p))
-                d = d.add(buf.mul_(g['momentum']).add_(d), alpha=g['momentum'])   # Nesterov
-                if g['muon']:
-                    p.mul_(len(p) ** 0.5 / p.norm())
-                    d = orthogonalize(d.flatten(1), dtype=self.dtype).view_as(p)
-                p.add_(d, alpha=-g['lr'])
