@@ -42,8 +42,9 @@ def test_mnist_bench_reads_any_folder_of_mnist_files(tmp_path):
                                 '--ema', '0.9', '--no-keep-memory')   # the centre 20x20 pixels, the average measured
     assert start['crop'] == 20 and start['ema'] == 0.9 and len(checkpoints) == 4 and start['kept_memory'] is False
     start, *checkpoints = bench('mnist.py', '--data', str(tmp_path), '--epochs', '2', '--threads', '1',
-                                '--muon-lr', '0.005', '--lr', '0.05')   # Muon for the filters, SGD for the rest
+                                '--muon-lr', '0.005', '--lr', '0.05', '--tta', 'ring')   # Muon for the filters, SGD for the rest
     assert start['muon_lr'] == 0.005 and checkpoints[-1]['test_acc'] > 0.3
+    assert start['tta'] == 'ring' and all(c['test_tta_acc'] > 0.3 for c in checkpoints[-1:])   # and 8 shifted copies
 
 
 def test_mnist_bench_names_a_folder_without_mnist_files(tmp_path):
