@@ -25,7 +25,7 @@ def orthogonalize(g, steps=5, coefs=(3.4445, -4.7750, 2.0315), dtype=torch.bfloa
 
 # %% ../nbs/06c_muon.ipynb #1c7cfecc
 class Muon(torch.optim.Optimizer):
-    "Nesterov SGD, except in groups with `muon=True`: orthogonalized steps, weights held at norm sqrt(rows)."
+    "Nesterov SGD, except in groups with `muon=True`: orthogonalized steps, no decay, weights at norm sqrt(rows)."
     def __init__(self, params, lr, momentum=0.9, weight_decay=0., dtype=torch.bfloat16):
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, muon=False))
         self.dtype = dtype   # of the Newton-Schulz products
