@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from common import emit, load, machine
-from convnb.callbacks import Callback
+from convnb.callbacks import Callback, accuracy
 from convnb.data import DataLoaders, mnist, parse_idx
 from convnb.fast import (ChannelsLast, MixedPrecision, TensorBatches, WeightAverage, amp_dtype, decay_groups,
                          fast_cnn, one_cycle_cos)
@@ -99,8 +99,7 @@ TTA_SHIFTS = {'none': (), 'plus': ((1, 0), (-1, 0), (0, 1), (0, -1)),
 
 def shifted_accuracy(learn, dl, shifts) -> float:
     "Accuracy of the softmax averaged over each digit and its copies moved by `shifts` (no mirror: digits have a side)."
-    probs, targs = tta(learn, dl, flip=False, shifts=shifts)
-    return (probs.argmax(1) == targs).float().mean().item()
+    return accuracy(*tta(learn, dl, flip=False, shifts=shifts)).item()
 
 
 def adamw(params, lr, wd):
