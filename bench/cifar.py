@@ -196,25 +196,26 @@ class Float32(torch.nn.Module):
         with torch.autocast(x.device.type, enabled=False): return self.module(x.float())
 
 
+def norm_groups(model, lr, wd, bias_mult, skip=frozenset()) -> list[dict]:
+    "Two param groups (leaving out ids in `skip`): the batchnorm tensors at `bias_mult` times the lr, and the rest."
+    norms = {id(p) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()}
+    ps = [p for p in model.parameters() if p.requires_grad and id(p) not in skip]
+    return [dict(params=[p for p in ps if id(p) not in norms], weight_decay=wd),
+            dict(params=[p for p in ps if id(p) in norms], lr=lr * bias_mult, lr_mult=bias_mult,
+                 weight_decay=wd / bias_mult)]   # every tensor decays as much per step
+
+
 def airbench_sgd(model, lr, wd=5e-4, mom=0.9, bias_mult=1.):
     "Nesterov SGD; batchnorm tensors at `bias_mult` times the lr, every tensor decaying as much per step."
-    norms = {id(p) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()}
-    ps = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.SGD([dict(params=[p for p in ps if id(p) not in norms], weight_decay=wd),
-                            dict(params=[p for p in ps if id(p) in norms], lr=lr * bias_mult,
-                                 lr_mult=bias_mult, weight_decay=wd / bias_mult)], lr=lr, momentum=mom, nesterov=True)
+    return torch.optim.SGD(norm_groups(model, lr, wd, bias_mult), lr=lr, momentum=mom, nesterov=True)
 
 
 def muon_sgd(model, lr, muon_lr, muon_mom=0.6, wd=5e-4, mom=0.9, bias_mult=1.):
     "`Muon` for the 3x3 conv filters at `muon_lr`; the rest as in `airbench_sgd`."
-    norms = {id(p) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()}
-    filters = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)}
-    ps = [p for p in model.parameters() if p.requires_grad]
-    return Muon([dict(params=[p for p in ps if id(p) in filters], lr=muon_lr, lr_mult=muon_lr / lr, momentum=muon_mom,
-                      muon=True),
-                 dict(params=[p for p in ps if id(p) not in norms | filters], weight_decay=wd),
-                 dict(params=[p for p in ps if id(p) in norms], lr=lr * bias_mult, lr_mult=bias_mult,
-                      weight_decay=wd / bias_mult)], lr=lr, momentum=mom)
+    filters = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)
+               and m.weight.requires_grad]
+    muon = dict(params=filters, lr=muon_lr, lr_mult=muon_lr / lr, momentum=muon_mom, muon=True)
+    return Muon([muon] + norm_groups(model, lr, wd, bias_mult, skip={id(p) for p in filters}), lr=lr, momentum=mom)
 
 
 @torch.no_grad()

@@ -4,20 +4,21 @@
 
 # %% ../nbs/93_files.ipynb #315f1989
 from __future__ import annotations
-import contextlib, glob, gzip, hashlib, os, secrets, socket, tempfile, time, urllib.request, warnings
+import contextlib, glob, gzip, hashlib, json, os, secrets, socket, tempfile, time, urllib.request, warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
+import convnb
 from .checks import describe
 
 # %% auto #0
 __all__ = ['COURSE_FILES', 'STALE', 'TIMEOUT', 'DataNotFound', 'ChecksumError', 'cache_dir', 'data_root', 'candidates',
            'find_file', 'DataFile', 'copies', 'clean_stale', 'atomic_path', 'sha256', 'read_url', 'download',
            'socket_timeout', 'gunzip_checked', 'check_bytes', 'check_file', 'not_found_error', 'CacheWarning',
-           'cache_write', 'fetch', 'load_arrays', 'cached_arrays', 'read_state']
+           'cache_write', 'fetch', 'load_arrays', 'cached_arrays', 'read_state', 'bench_results', 'json_lines']
 
 # %% ../nbs/93_files.ipynb #13c09e6a
 class DataNotFound(FileNotFoundError):
@@ -241,3 +242,13 @@ def read_state(path) -> dict:
     if not (isinstance(state, dict) and isinstance(state.get('model'), dict)):
         raise ValueError(f"{path} holds {describe(state)}, not a state_dict or learn.save's {{'model': ...}}")
     return state
+
+# %% ../nbs/93_files.ipynb #5e84f0ff
+def bench_results(sub='') -> Path | None:
+    "The checkout's `bench/results` folder (or its `sub` folder), or None where there is none."
+    here = [Path('../bench/results'), Path(convnb.__file__).resolve().parents[1] / 'bench' / 'results']
+    return next((p / sub for p in here if (p / sub).is_dir()), None)
+
+def json_lines(path) -> list[dict]:
+    "The JSON lines of one saved bench run; other lines are skipped."
+    return [json.loads(l) for l in Path(path).read_text().splitlines() if l.startswith('{')]
