@@ -109,6 +109,9 @@ def parse_args(argv=None):
     p.add_argument('--mom', type=float, default=0.85, help='Nesterov momentum')
     p.add_argument('--muon-lr', type=float, default=0., help='Muon for the 3x3 conv filters at this peak lr (0: SGD)')
     p.add_argument('--muon-mom', type=float, default=0.6, help="Muon's Nesterov momentum")
+    p.add_argument('--small-start', type=int, default=0,
+                   help='train on images shrunk to this many pixels a side for the first --small-until of the budget')
+    p.add_argument('--small-until', type=float, default=0.5, help='the fraction of the budget that --small-start lasts')
     p.add_argument('--ema', type=float, default=0.0, help='weight averaging: 0 for none, else the decay per step')
     p.add_argument('--recalibrate', type=int, default=0,
                    help='also report the accuracy after batchnorm statistics are measured afresh on this many images')
@@ -187,6 +190,15 @@ class AlternatingFlips(Callback):
     def before_train(self):
         if self.learn.epoch: x = self.learn.dls.train.x; x.copy_(x.flip(-1))   # so each image alternates sides
     def after_fit(self): self.learn.dls.train.x = self.own   # the loader gets its own images back
+
+
+class SmallStart(Callback):
+    "Training images shrunk to `size` x `size` pixels for the first `until` of the budget: cheaper early steps."
+    order = 0   # before ChannelsLast
+    def __init__(self, size, until): self.size, self.until = size, until
+    def before_batch(self):
+        if self.learn.training and self.learn.budget.frac() < self.until:
+            self.learn.xb = F.interpolate(self.learn.xb, size=self.size, mode='bilinear', antialias=True)
 
 
 class Float32(torch.nn.Module):
@@ -290,6 +302,7 @@ def main(argv=None):
     cbs = [SkipValidation(a.eval_every), Report(split)] + ([ChannelsLast()] if a.channels_last else [])
     if a.ema: cbs.append(WeightAverage(a.ema, warmup=a.pct_start))   # little averaging during the warm-up
     if a.lookahead: cbs.append(Lookahead())
+    if a.small_start: cbs.append(SmallStart(a.small_start, a.small_until))
     if a.flip and a.flips == 'alternate': cbs.append(AlternatingFlips())
     if a.net == 'fast' and a.whitening and a.whiten_bias != 'off':   # the whitening bias trains for a few epochs only
         cbs.append(FreezeAfter(whitening(model).bias, a.whiten_bias_epochs))

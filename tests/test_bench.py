@@ -163,6 +163,24 @@ def test_freeze_after_trains_a_tensor_for_its_first_epochs_only(cifar_bench):
     assert not bias.requires_grad
 
 
+def test_small_start_shrinks_training_batches_for_the_first_part_of_the_budget_only(cifar_bench):
+    import torch
+    from convnb.data import DataLoaders, Loader
+    from convnb.learner import Learner
+    x, y = torch.rand(64, 3, 8, 8), torch.randint(0, 2, (64,))
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                torch.nn.Linear(4, 2))
+    learn, seen = Learner(model, DataLoaders(Loader(x, y, 8, shuffle=True), Loader(x, y, 32)), progress=False), []
+    class Watch(cifar_bench.Callback):
+        order = 2   # after SmallStart
+        def before_batch(self): seen.append((learn.training, tuple(learn.xb.shape[-2:])))
+    learn.fit_budget(lambda f: 0.1, steps=16, cbs=[cifar_bench.SmallStart(6, 0.25), Watch()])
+    train = [size for training, size in seen if training]
+    assert train == [(6, 6)] * 4 + [(8, 8)] * 12   # steps 0-3 of 16: frac < 0.25
+    valid = [size for training, size in seen if not training]
+    assert valid and all(size == (8, 8) for size in valid)   # validation at full size
+
+
 def test_airbench_loop_runs_its_schedule_to_the_end(cifar_data):
     start, *epochs, end = bench('airbench_loop.py', '--limit', '2048', '--valid', '512', '--bs', '256', '--epochs', '1.5',
                                 '--eval-at', '1')
