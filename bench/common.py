@@ -32,10 +32,18 @@ def loads() -> list:
     except (AttributeError, OSError): return []
 
 
+def cpu_generation() -> str:
+    "The CPU's family, model and stepping from /proc/cpuinfo ('' elsewhere): one model name can cover two designs."
+    try: lines = [l.split(':', 1) for l in open('/proc/cpuinfo').read().split('\n\n')[0].splitlines() if ':' in l]
+    except OSError: return ''
+    info = {k.strip(): v.strip() for k, v in lines}
+    return ' '.join(f'{k} {info[k]}' for k in ('cpu family', 'model', 'stepping') if k in info)
+
+
 def machine() -> dict:
-    "What a speed figure depends on: CPU model, bf16 units, cores, torch threads and version."
-    return dict(cpu=cpu_name(), cpu_bf16=cpu_has_bf16(), cpus=os.cpu_count(), threads=torch.get_num_threads(),
-                torch=torch.__version__)
+    "What a speed figure depends on: CPU model (and generation), bf16 units, cores, torch threads and version."
+    return dict(cpu=cpu_name(), cpu_generation=cpu_generation(), cpu_bf16=cpu_has_bf16(), cpus=os.cpu_count(),
+                threads=torch.get_num_threads(), torch=torch.__version__)
 
 
 def timed(f) -> float:

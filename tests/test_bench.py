@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / 'bench'
-MACHINE = {'cpu', 'cpu_bf16', 'threads', 'torch'}
+MACHINE = {'cpu', 'cpu_generation', 'cpu_bf16', 'threads', 'torch'}
 GLIBC = sys.platform.startswith('linux') and platform.libc_ver()[0] == 'glibc'   # where keep_freed_memory works
 
 
