@@ -6,7 +6,7 @@ import json, os, statistics, time
 
 import torch
 
-from convnb.inspection import cpu_has_bf16, cpu_name
+from convnb.inspection import cpu_generation, cpu_has_bf16, cpu_name
 
 
 def rounded(v):
@@ -30,14 +30,6 @@ def loads() -> list:
     "The 1, 5 and 15-minute load averages, to 2 decimals ([] where the OS has none)."
     try: return [round(v, 2) for v in os.getloadavg()]
     except (AttributeError, OSError): return []
-
-
-def cpu_generation() -> str:
-    "The CPU's family, model and stepping from /proc/cpuinfo ('' elsewhere): one model name can cover two designs."
-    try: lines = [l.split(':', 1) for l in open('/proc/cpuinfo').read().split('\n\n')[0].splitlines() if ':' in l]
-    except OSError: return ''
-    info = {k.strip(): v.strip() for k, v in lines}
-    return ' '.join(f'{k} {info[k]}' for k in ('cpu family', 'model', 'stepping') if k in info)
 
 
 def machine() -> dict:

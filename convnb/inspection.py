@@ -14,8 +14,8 @@ from torch import nn
 from .checks import is_int
 
 # %% auto #0
-__all__ = ['default_device', 'model_device', 'model_dtype', 'cpu_name', 'cpu_has_bf16', 'leaf_modules', 'n_params',
-           'output_shape', 'count_hooks', 'clear_hooks', 'evaluating', 'model_state', 'assert_same_state',
+__all__ = ['default_device', 'model_device', 'model_dtype', 'cpu_name', 'cpu_has_bf16', 'cpu_generation', 'leaf_modules',
+           'n_params', 'output_shape', 'count_hooks', 'clear_hooks', 'evaluating', 'model_state', 'assert_same_state',
            'test_unchanged', 'check_groups', 'check_fits', 'check_loader', 'check_loss', 'call_all', 'restoring',
            'summary']
 
@@ -51,6 +51,12 @@ def cpu_has_bf16() -> bool:
     "Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX)."
     flags = _cpuinfo()
     return 'avx512_bf16' in flags or 'amx_bf16' in flags
+
+def cpu_generation() -> str:
+    "The CPU's family, model and stepping ('' where unknown): one model name can cover two designs."
+    first = _cpuinfo().split('\n\n')[0]   # the first core's block
+    info = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in first.splitlines() if ':' in l))
+    return ' '.join(f'{k} {info[k]}' for k in ('cpu family', 'model', 'stepping') if k in info)
 
 # %% ../nbs/91_inspection.ipynb #252273e2
 def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
